@@ -1,0 +1,51 @@
+# Two commands for a fresh Debian 12 machine:  make demo  |  make test
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+APT_STAMP := $(VENV)/.apt-installed
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test venv apt-test lint samples bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e '.[test]'
+	# PP-OCRv4 files (best on rotated vertical strips). --no-deps: its GUI opencv would clobber the headless one.
+	$(BIN)/pip install -q --no-deps rapidocr_onnxruntime==1.4.4
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Debian packages the tests drive for real: a Mosquitto broker and headless Chromium.
+$(APT_STAMP):
+	@if ! command -v mosquitto >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; fi
+	@mkdir -p $(VENV) && touch $(APT_STAMP)
+
+apt-test: $(APT_STAMP)
+
+demo: $(STAMP)
+	$(BIN)/smartgate run --demo --until-done --serve-after
+
+test: $(STAMP) $(APT_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+# Regenerate the synthetic sample footage (needs the fonts below; the clips are committed).
+samples: $(STAMP)
+	@fc-list | grep -qi wqy || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei fonts-dejavu-core fonts-liberation2 >/dev/null)
+	$(BIN)/python -m data_samples.generate --out data_samples/clips --seed 7
+
+bench: $(STAMP)
+	$(BIN)/smartgate bench --json var/bench.json --report var/bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

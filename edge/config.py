@@ -1,0 +1,171 @@
+"""The gate's configuration: one YAML file validated with pydantic.
+
+Unknown keys are errors (extra="forbid") and every error names the dotted path
+of the offending key. Secrets never live in the file: the file names the
+environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cameras.frame import CameraRole
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GateConfig(_Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+    name: str = ""
+
+
+class LaneConfig(_Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+    direction: Literal["import", "export"]
+
+
+class CameraConfig(_Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+    source: str = Field(description="video file, image folder, rtsp://, http(s)://, or usb:N")
+    role: CameraRole
+    lane: str
+    fps: float = Field(10.0, gt=0, le=120)
+    live: bool | None = Field(None, description="pace frames in real time; default: true for network/usb sources")
+    start_time: str | None = Field(None, description="ISO-8601 UTC start time for file sources (replays)")
+
+
+class MqttConfig(_Strict):
+    url: str = Field(description="mqtt://host:port or mqtts://host:port")
+    topic_prefix: str = "smartgate"
+    client_id: str = "smartgate-edge"
+    qos: Literal[0, 1, 2] = 1
+    username_env: str | None = Field(None, description="environment variable holding the username")
+    password_env: str | None = Field(None, description="environment variable holding the password")
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    keepalive_s: int = Field(30, ge=5, le=3600)
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        if not (v.startswith("mqtt://") or v.startswith("mqtts://")):
+            raise ValueError("must start with mqtt:// or mqtts://")
+        return v
+
+    def credentials(self) -> tuple[str | None, str | None]:
+        user = os.environ.get(self.username_env) if self.username_env else None
+        pwd = os.environ.get(self.password_env) if self.password_env else None
+        return user, pwd
+
+
+class ApiConfig(_Strict):
+    enabled: bool = True
+    bind: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    token_env: str | None = Field(
+        None, description="environment variable holding a bearer token required on /api (none: open on localhost)"
+    )
+
+    def token(self) -> str | None:
+        return os.environ.get(self.token_env) if self.token_env else None
+
+
+class StorageConfig(_Strict):
+    database: str = "var/smartgate.db"
+    evidence_dir: str = "var/evidence"
+    retention_days: int = Field(30, ge=1)
+
+
+class OcrConfig(_Strict):
+    threads: int = Field(2, ge=1, le=64)
+
+
+class PipelineConfig(_Strict):
+    """How frames become passages."""
+
+    read_every_n: int = Field(1, ge=1, description="run the readers on every Nth frame of a camera")
+    motion_threshold: float = Field(0.01, ge=0, le=1, description="fraction of changed pixels that counts as motion")
+    passage_gap_s: float = Field(1.5, gt=0, description="seconds without motion that close a passage")
+    max_passage_s: float = Field(120.0, gt=0)
+
+
+class Config(_Strict):
+    gate: GateConfig
+    lanes: list[LaneConfig] = Field(min_length=1)
+    cameras: list[CameraConfig] = Field(min_length=1)
+    mqtt: MqttConfig | None = None
+    api: ApiConfig = ApiConfig()
+    storage: StorageConfig = StorageConfig()
+    ocr: OcrConfig = OcrConfig()
+    pipeline: PipelineConfig = PipelineConfig()
+
+    @model_validator(mode="after")
+    def _cross_refs(self) -> Config:
+        lane_ids = [lane.id for lane in self.lanes]
+        if len(set(lane_ids)) != len(lane_ids):
+            raise ValueError(f"lanes: duplicate lane id in {lane_ids}")
+        names = [c.name for c in self.cameras]
+        if len(set(names)) != len(names):
+            raise ValueError(f"cameras: duplicate camera name in {names}")
+        for i, cam in enumerate(self.cameras):
+            if cam.lane not in lane_ids:
+                raise ValueError(f"cameras.{i}.lane: unknown lane {cam.lane!r} (lanes: {', '.join(lane_ids)})")
+        return self
+
+    def lane(self, lane_id: str) -> LaneConfig:
+        return next(lane for lane in self.lanes if lane.id == lane_id)
+
+    def resolve_paths(self, base: Path) -> Config:
+        """Make relative file paths relative to the config file's folder."""
+        out = self.model_copy(deep=True)
+        for cam in out.cameras:
+            if "://" not in cam.source and not cam.source.startswith("usb:"):
+                p = Path(cam.source)
+                if not p.is_absolute():
+                    cam.source = str((base / p).resolve())
+        return out
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; the message lists every problem with its key path."""
+
+
+def _format_errors(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        path = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"  {path}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_config(data: object, source: str = "<config>") -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping, got {type(data).__name__}")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(f"{source}: {e.error_count()} error(s)\n{_format_errors(e)}") from None
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    return parse_config(data, str(path)).resolve_paths(path.parent)
