@@ -30,7 +30,7 @@ $(APT_STAMP):
 apt-test: $(APT_STAMP)
 
 demo: $(STAMP)
-	$(BIN)/smartgate run --demo --until-done --serve-after
+	$(BIN)/smartgate run --demo
 
 test: $(STAMP) $(APT_STAMP)
 	$(BIN)/ruff check .

@@ -17,9 +17,7 @@ def _build_parser() -> argparse.ArgumentParser:
     src = run.add_mutually_exclusive_group(required=True)
     src.add_argument("--config", help="YAML config file")
     src.add_argument("--demo", action="store_true", help="built-in demo config on data_samples/")
-    run.add_argument("--until-done", action="store_true", help="exit when every file source has ended")
-    run.add_argument("--serve-after", action="store_true",
-                     help="with --until-done: keep the API up after the footage ends (Ctrl-C to stop)")
+    run.add_argument("--until-done", action="store_true", help="exit when every file source has ended (default: keep serving the API)")
 
     cfg = sub.add_parser("config", help="configuration tools")
     cfg_sub = cfg.add_subparsers(dest="config_command", required=True)

@@ -39,6 +39,10 @@ class CameraConfig(_Strict):
     fps: float = Field(10.0, gt=0, le=120)
     live: bool | None = Field(None, description="pace frames in real time; default: true for network/usb sources")
     start_time: str | None = Field(None, description="ISO-8601 UTC start time for file sources (replays)")
+    trigger: bool = Field(False, description="this camera's zone opens/closes passages (default: the plate cameras)")
+    trigger_zone: list[tuple[float, float]] | None = Field(
+        None, description="polygon, normalised 0..1 (x, y), watched for vehicles; default: the whole frame"
+    )
 
 
 class MqttConfig(_Strict):
@@ -92,8 +96,11 @@ class PipelineConfig(_Strict):
     """How frames become passages."""
 
     read_every_n: int = Field(1, ge=1, description="run the readers on every Nth frame of a camera")
-    motion_threshold: float = Field(0.01, ge=0, le=1, description="fraction of changed pixels that counts as motion")
-    passage_gap_s: float = Field(1.5, gt=0, description="seconds without motion that close a passage")
+    motion_threshold: float = Field(
+        0.03, ge=0, le=1, description="fraction of the zone that differs from the empty lane to count as a vehicle"
+    )
+    passage_gap_s: float = Field(1.5, gt=0, description="seconds with an empty trigger zone that close a passage")
+    post_s: float = Field(2.0, ge=0, description="seconds the other cameras keep adding reads after a passage closes")
     max_passage_s: float = Field(120.0, gt=0)
 
 

@@ -1,0 +1,303 @@
+"""The edge daemon: wires cameras → lane pipelines → verdicts → sinks (store, evidence, MQTT, API).
+
+Threads: one per lane (decode + read + assemble; onnxruntime releases the GIL
+so lanes run in parallel), one sink thread (evidence, SQLite, MQTT, console),
+and uvicorn for the API. A finished passage is stored before it is published,
+and the sink queue is drained before exit, so no verdict is dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import logging
+import queue
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cameras.base import FrameSource
+from cameras.frame import Frame
+from edge import __version__
+from edge.config import Config, ConfigError, load_config
+from edge.domain import Passage
+from edge.finalize import EvidenceImage, build_passage
+from edge.passage import PassageDraft
+from edge.pipeline import LaneProcessor, Readers
+from edge.policy import LaneExpectations
+
+log = logging.getLogger("smartgate")
+
+DEMO_CONFIG = Path(__file__).resolve().parent.parent / "data_samples" / "demo.yaml"
+
+
+def _merged_frames(sources: list[FrameSource], stop: threading.Event) -> Iterator[Frame]:
+    """One lane's frames in time order.
+
+    Files are merged by timestamp (deterministic replay, cameras stay in step
+    whatever their decode speed); live sources are read by one thread each and
+    taken in arrival order, which is time order to within a frame.
+    """
+    if all(not s.is_live for s in sources):
+        for frame in heapq.merge(*(s.frames() for s in sources), key=lambda f: f.timestamp):
+            if stop.is_set():
+                return
+            yield frame
+        return
+    q: queue.Queue[Frame | None] = queue.Queue(maxsize=64)
+
+    def pump(src: FrameSource) -> None:
+        try:
+            for f in src.frames():
+                if stop.is_set():
+                    break
+                q.put(f)
+        except Exception:  # a dying source must not take the lane down
+            log.exception("camera %s: source failed", src.name)
+        finally:
+            q.put(None)
+
+    threads = [threading.Thread(target=pump, args=(s,), name=f"cam-{s.name}", daemon=True) for s in sources]
+    for t in threads:
+        t.start()
+    ended = 0
+    while ended < len(threads) and not stop.is_set():
+        try:
+            item = q.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        if item is None:
+            ended += 1
+        else:
+            yield item
+
+
+@dataclass
+class Finished:
+    passage: Passage
+    images: list[EvidenceImage] = field(default_factory=list)
+
+
+class Daemon:
+    def __init__(self, cfg: Config) -> None:
+        from cameras.factory import open_source
+        from edge.evidence import EvidenceStore
+        from edge.metrics import Metrics
+        from edge.store import Store
+
+        self.cfg = cfg
+        self.stop = threading.Event()
+        self.metrics = Metrics()
+        Path(cfg.storage.database).parent.mkdir(parents=True, exist_ok=True)
+        self.store = Store(cfg.storage.database)
+        self.evidence = EvidenceStore(cfg.storage.evidence_dir)
+        self.sources: dict[str, FrameSource] = {c.name: open_source(c) for c in cfg.cameras}
+        self.readers = self._build_readers()
+        self.sink_q: queue.Queue[Finished | None] = queue.Queue()
+        self.mqtt = None
+        if cfg.mqtt is not None:
+            from edge.mqtt_sink import MqttPublisher
+
+            self.mqtt = MqttPublisher(cfg.mqtt, cfg.gate.id)
+        self.api_url = f"http://{cfg.api.bind}:{cfg.api.port}" if cfg.api.enabled else None
+        self._server = None
+        self.passages_done = 0
+
+    # -- set-up ------------------------------------------------------------------------------
+    def _build_readers(self) -> Readers:
+        roles = {c.role for c in self.cfg.cameras}
+        readers = Readers()
+        if not roles & {"plate", "container"}:
+            return readers
+        from edge.ocr.engine import OcrEngine
+
+        engine = OcrEngine(threads=self.cfg.ocr.threads)
+        if "plate" in roles:
+            from edge.readers.plate import PlateReader
+
+            readers.plate = PlateReader(engine)
+        if "container" in roles:
+            from edge.readers.container import ContainerReader
+
+            readers.container = ContainerReader(engine, threads=self.cfg.ocr.threads)
+        if "cargo" in roles:
+            try:
+                from edge.readers.cargo import CargoClassifier
+
+                readers.cargo = CargoClassifier(threads=self.cfg.ocr.threads)
+            except (ImportError, FileNotFoundError) as e:
+                log.warning("cargo classifier unavailable (%s): cargo will be reported as unverified", e)
+        return readers
+
+    def camera_health(self) -> list[dict]:
+        return [s.health().model_dump(mode="json") if hasattr(s.health(), "model_dump") else vars(s.health())
+                for s in self.sources.values()]
+
+    def _start_api(self) -> None:
+        if not self.cfg.api.enabled:
+            return
+        import uvicorn
+
+        from edge.api import ApiState, create_app
+
+        state = ApiState(
+            store=self.store,
+            evidence=self.evidence,
+            metrics=self.metrics,
+            gate_id=self.cfg.gate.id,
+            gate_name=self.cfg.gate.name,
+            version=__version__,
+            cameras=self.camera_health,
+            started_at=datetime.now(UTC),
+            token=self.cfg.api.token(),
+        )
+        config = uvicorn.Config(
+            create_app(state), host=self.cfg.api.bind, port=self.cfg.api.port, log_level="warning", access_log=False
+        )
+        self._server = uvicorn.Server(config)
+        t = threading.Thread(target=self._server.run, name="api", daemon=True)
+        t.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started and time.monotonic() < deadline and t.is_alive():
+            time.sleep(0.05)
+        if not self._server.started:
+            raise RuntimeError(f"API could not start on {self.cfg.api.bind}:{self.cfg.api.port} (port in use?)")
+
+    # -- lanes -------------------------------------------------------------------------------
+    def _lane_worker(self, lane_id: str) -> None:
+        lane = self.cfg.lane(lane_id)
+        cams = [c for c in self.cfg.cameras if c.lane == lane_id]
+        proc = LaneProcessor(lane_id, cams, self.readers, self.cfg.pipeline, on_stage=self.metrics.observe_stage)
+        expect = LaneExpectations(
+            containers=any(c.role == "container" for c in cams),
+            cargo=any(c.role == "cargo" for c in cams),
+        )
+        sources = [self.sources[c.name] for c in cams]
+
+        def emit(drafts: list[PassageDraft]) -> None:
+            for d in drafts:
+                passage, images = build_passage(d, self.cfg.gate.id, lane.direction, expect, datetime.now(UTC))
+                self.sink_q.put(Finished(passage, images))
+
+        try:
+            for frame in _merged_frames(sources, self.stop):
+                self.metrics.frames_total.labels(camera=frame.camera).inc()
+                emit(proc.process(frame))
+        except Exception:
+            log.exception("lane %s: pipeline failed", lane_id)
+        finally:
+            emit(proc.finish())
+
+    # -- sinks -------------------------------------------------------------------------------
+    def _sink_worker(self) -> None:
+        while True:
+            item = self.sink_q.get()
+            if item is None:
+                return
+            try:
+                self._sink(item)
+            except Exception:
+                log.exception("passage %s: sink failed", item.passage.id)
+
+    def _sink(self, item: Finished) -> None:
+        p = item.passage
+        for img in item.images:
+            try:
+                p.evidence.append(self.evidence.save(img.image, img.kind, img.camera, p.id, img.frame_time))
+            except OSError as e:  # a full disk loses evidence, never the verdict
+                log.error("passage %s: evidence %s not saved: %s", p.id, img.kind, e)
+        self.store.save_passage(p)
+        self.metrics.passages_total.labels(lane=p.lane, status=p.verdict.status).inc()
+        if self.mqtt is not None:
+            self.mqtt.publish_passage(p, self.api_url)
+            self.metrics.mqtt_published_total.inc()
+        self.passages_done += 1
+        print(format_passage_line(p), flush=True)
+
+    # -- run ---------------------------------------------------------------------------------
+    def run(self, until_done: bool) -> int:
+        self._start_api()
+        if self.api_url:
+            print(f"API: {self.api_url}/api/health · passages {self.api_url}/api/passages · docs {self.api_url}/docs",
+                  flush=True)
+        sink = threading.Thread(target=self._sink_worker, name="sink", daemon=True)
+        sink.start()
+        lanes = [
+            threading.Thread(target=self._lane_worker, args=(lane.id,), name=f"lane-{lane.id}", daemon=True)
+            for lane in self.cfg.lanes
+        ]
+        t0 = time.monotonic()
+        for t in lanes:
+            t.start()
+        try:
+            while any(t.is_alive() for t in lanes) and not self.stop.is_set():
+                time.sleep(0.2)
+            for t in lanes:
+                t.join()
+        except KeyboardInterrupt:
+            self.stop.set()
+            for t in lanes:
+                t.join(timeout=10)
+        self.sink_q.put(None)
+        sink.join()
+        elapsed = time.monotonic() - t0
+        frames = sum(int(s.health().frames) for s in self.sources.values())
+        print(f"done: {self.passages_done} passage(s), {frames} frame(s) in {elapsed:.1f} s", flush=True)
+        if not until_done and self._server is not None and not self.stop.is_set():
+            print(f"footage finished; API still serving at {self.api_url} — Ctrl-C to stop", flush=True)
+            try:
+                while not self.stop.is_set():
+                    time.sleep(0.5)
+            except KeyboardInterrupt:
+                pass
+        self.close()
+        return 0
+
+    def close(self) -> None:
+        self.stop.set()
+        for s in self.sources.values():
+            s.close()
+        if self.mqtt is not None:
+            self.mqtt.wait_published(10)
+            self.mqtt.close()
+        if self._server is not None:
+            self._server.should_exit = True
+        self.store.close()
+
+
+def format_passage_line(p: Passage) -> str:
+    plate = p.plate.display or p.plate.text if p.plate and p.plate.text else "—"
+    if p.plate and p.plate.text:
+        plate = f"{plate} ({p.plate.country}, {p.plate.confidence:.2f})"
+    codes = " ".join(f"{c.code}{'' if c.check_digit_ok else '(check digit failed)'}" for c in p.containers) or "—"
+    cargo = f"{p.cargo.cls} {p.cargo.confidence:.2f}" if p.cargo else "—"
+    reasons = ", ".join(r.code for r in p.verdict.reasons)
+    t = p.started_at.strftime("%H:%M:%S")
+    verdict = p.verdict.status.upper() + (f" [{reasons}]" if reasons else "")
+    return f"[{p.lane}] {t} plate {plate} · containers {codes} · cargo {cargo} → {verdict}"
+
+
+def main_run(args: argparse.Namespace) -> int:
+    path = DEMO_CONFIG if args.demo else Path(args.config)
+    try:
+        cfg = load_config(path)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:
+        daemon = Daemon(cfg)
+    except Exception as e:
+        print(f"error: cannot start: {e}", file=sys.stderr)
+        return 1
+
+    def _term(signum: int, _frame: object) -> None:
+        log.info("signal %d: stopping", signum)
+        daemon.stop.set()
+
+    signal.signal(signal.SIGTERM, _term)
+    return daemon.run(until_done=args.until_done)

@@ -1,0 +1,110 @@
+"""Vote reads across the frames of one passage.
+
+Single frames misread; a truck is seen in many frames. Following Frigate's LPR
+(which follows common ALPR practice): cluster similar reads greedily by
+Jaro-Winkler similarity, the biggest cluster wins (ties: summed confidence), and
+its most confident member is the answer. Grammar/check-digit validity is part of
+each read already, so a valid read is preferred inside the winning cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from rapidfuzz.distance import JaroWinkler
+
+from edge.domain import ContainerRead, PlateRead
+
+T = TypeVar("T")
+
+SIMILARITY = 0.85
+
+
+@dataclass
+class Cluster(Generic[T]):
+    members: list[T] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    confidences: list[float] = field(default_factory=list)
+
+    @property
+    def support(self) -> int:
+        return len(self.members)
+
+    @property
+    def weight(self) -> float:
+        return sum(self.confidences)
+
+
+def cluster_reads(
+    items: Sequence[T], key: Callable[[T], str], confidence: Callable[[T], float], threshold: float = SIMILARITY
+) -> list[Cluster[T]]:
+    """Greedy clustering: each read joins the first cluster whose founder is similar enough.
+
+    Reads are visited most-confident first so that founders are the best reads.
+    Returns clusters sorted by (support, weight), biggest first.
+    """
+    clusters: list[Cluster[T]] = []
+    for item in sorted(items, key=confidence, reverse=True):
+        k = key(item)
+        for c in clusters:
+            if JaroWinkler.similarity(k, c.keys[0]) >= threshold:
+                c.members.append(item)
+                c.keys.append(k)
+                c.confidences.append(confidence(item))
+                break
+        else:
+            clusters.append(Cluster([item], [k], [confidence(item)]))
+    clusters.sort(key=lambda c: (c.support, c.weight), reverse=True)
+    return clusters
+
+
+@dataclass(frozen=True)
+class PlateVote:
+    read: PlateRead
+    support: int  # reads that agreed (same cluster)
+    total: int  # reads with text in the passage
+
+
+def vote_plate(reads: Sequence[PlateRead]) -> PlateVote | None:
+    """The passage's plate: the winning cluster's best grammar-valid member, else its best member."""
+    texted = [r for r in reads if r.text]
+    if not texted:
+        return None
+    best = cluster_reads(texted, key=lambda r: r.text or "", confidence=lambda r: r.confidence)[0]
+    # Within the cluster, the exact string seen most often wins; confidence breaks ties.
+    counts: dict[str, int] = {}
+    for k in best.keys:
+        counts[k] = counts.get(k, 0) + 1
+    winner = max(best.members, key=lambda r: (r.format is not None, counts[r.text or ""], r.confidence))
+    return PlateVote(read=winner, support=best.support, total=len(texted))
+
+
+def vote_containers(reads: Sequence[ContainerRead], min_support: int = 1) -> list[ContainerRead]:
+    """Distinct container codes of a passage (a truck may carry two 20 ft boxes).
+
+    Each cluster yields one code: the check-digit-verified string seen most
+    often, else the most frequent string. Clusters whose codes only ever failed
+    the check digit are kept (the policy flags them) unless a verified cluster
+    is a near neighbour (then they are misreads of it).
+    """
+    if not reads:
+        return []
+    clusters = cluster_reads(reads, key=lambda r: r.code, confidence=lambda r: r.confidence, threshold=0.9)
+    out: list[ContainerRead] = []
+    for c in clusters:
+        if c.support < min_support:
+            continue
+        counts: dict[str, int] = {}
+        for k in c.keys:
+            counts[k] = counts.get(k, 0) + 1
+        winner = max(c.members, key=lambda r: (r.check_digit_ok, counts[r.code], not r.corrected, r.confidence))
+        if not winner.check_digit_ok and any(
+            o.check_digit_ok and JaroWinkler.similarity(o.code, winner.code) >= 0.8 for o in out
+        ):
+            continue
+        if any(o.code == winner.code for o in out):
+            continue
+        out.append(winner)
+    return out
