@@ -39,6 +39,8 @@ class CameraConfig(_Strict):
     fps: float = Field(10.0, gt=0, le=120)
     live: bool | None = Field(None, description="pace frames in real time; default: true for network/usb sources")
     start_time: str | None = Field(None, description="ISO-8601 UTC start time for file sources (replays)")
+    reconnect_min_s: float = Field(0.5, gt=0, le=60, description="live sources: first retry delay after a failure")
+    reconnect_max_s: float = Field(30.0, gt=0, le=600, description="live sources: cap of the exponential backoff")
     trigger: bool = Field(False, description="this camera's zone opens/closes passages (default: the plate cameras)")
     trigger_zone: list[tuple[float, float]] | None = Field(
         None, description="polygon, normalised 0..1 (x, y), watched for vehicles; default: the whole frame"

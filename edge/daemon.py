@@ -135,8 +135,10 @@ class Daemon:
         return readers
 
     def camera_health(self) -> list[dict]:
-        return [s.health().model_dump(mode="json") if hasattr(s.health(), "model_dump") else vars(s.health())
-                for s in self.sources.values()]
+        return [s.health().model_dump(mode="json") for s in self.sources.values()]
+
+    def _observe_stage(self, stage: str, seconds: float) -> None:
+        self.metrics.stage_seconds.labels(stage=stage).observe(seconds)
 
     def _start_api(self) -> None:
         if not self.cfg.api.enabled:
@@ -172,7 +174,7 @@ class Daemon:
     def _lane_worker(self, lane_id: str) -> None:
         lane = self.cfg.lane(lane_id)
         cams = [c for c in self.cfg.cameras if c.lane == lane_id]
-        proc = LaneProcessor(lane_id, cams, self.readers, self.cfg.pipeline, on_stage=self.metrics.observe_stage)
+        proc = LaneProcessor(lane_id, cams, self.readers, self.cfg.pipeline, on_stage=self._observe_stage)
         expect = LaneExpectations(
             containers=any(c.role == "container" for c in cams),
             cargo=any(c.role == "cargo" for c in cams),
