@@ -76,6 +76,9 @@ class ApiConfig(_Strict):
     enabled: bool = True
     bind: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    public_url: str | None = Field(
+        None, description="base URL subscribers use to fetch evidence (default http://<bind>:<port>)"
+    )
     token_env: str | None = Field(
         None, description="environment variable holding a bearer token required on /api (none: open on localhost)"
     )

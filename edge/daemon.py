@@ -103,8 +103,8 @@ class Daemon:
         if cfg.mqtt is not None:
             from edge.mqtt_sink import MqttPublisher
 
-            self.mqtt = MqttPublisher(cfg.mqtt, cfg.gate.id)
-        self.api_url = f"http://{cfg.api.bind}:{cfg.api.port}" if cfg.api.enabled else None
+            self.mqtt = MqttPublisher(cfg.mqtt, cfg.gate.id, metrics=self.metrics)
+        self.api_url = (cfg.api.public_url or f"http://{cfg.api.bind}:{cfg.api.port}") if cfg.api.enabled else None
         self._server = None
         self.passages_done = 0
 
@@ -157,6 +157,7 @@ class Daemon:
             cameras=self.camera_health,
             started_at=datetime.now(UTC),
             token=self.cfg.api.token(),
+            mqtt_connected=(lambda: self.mqtt.connected) if self.mqtt is not None else None,
         )
         config = uvicorn.Config(
             create_app(state), host=self.cfg.api.bind, port=self.cfg.api.port, log_level="warning", access_log=False
@@ -211,13 +212,12 @@ class Daemon:
         for img in item.images:
             try:
                 p.evidence.append(self.evidence.save(img.image, img.kind, img.camera, p.id, img.frame_time))
-            except OSError as e:  # a full disk loses evidence, never the verdict
+            except (OSError, ValueError) as e:  # a full disk or a bad crop loses evidence, never the verdict
                 log.error("passage %s: evidence %s not saved: %s", p.id, img.kind, e)
         self.store.save_passage(p)
         self.metrics.passages_total.labels(lane=p.lane, status=p.verdict.status).inc()
         if self.mqtt is not None:
             self.mqtt.publish_passage(p, self.api_url)
-            self.metrics.mqtt_published_total.inc()
         self.passages_done += 1
         print(format_passage_line(p), flush=True)
 

@@ -80,9 +80,10 @@ class EvidenceStore:
         """
         if not rel_path or "\x00" in rel_path or "\\" in rel_path:
             raise ValueError("invalid evidence path")
+        segments = rel_path.split("/")
+        if rel_path.startswith(("/", "~")) or any(s in ("", ".", "..") for s in segments):
+            raise ValueError("evidence path must be relative, without empty, '.' or '..' segments")
         pure = PurePosixPath(rel_path)
-        if pure.is_absolute() or any(part in ("..", ".") for part in pure.parts) or rel_path.startswith("~"):
-            raise ValueError("evidence path must be relative and must not contain '.' or '..'")
         real = (self._root_real / pure).resolve()
         if not real.is_relative_to(self._root_real) or real == self._root_real:
             raise ValueError("evidence path leaves the evidence directory")

@@ -1,0 +1,210 @@
+"""HTTP API of the gate: health, cameras, passages, evidence images, metrics.
+
+Read-only over the Store and EvidenceStore the daemon writes. Handlers are
+plain `def` so FastAPI runs them in its thread pool (SQLite calls block).
+When a token is configured every /api route except /api/health, and the
+evidence images (plates are personal data), need `Authorization: Bearer`.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict
+
+from edge.domain import Passage
+from edge.evidence import EvidenceStore
+from edge.metrics import CONTENT_TYPE, Metrics
+from edge.payload import SCHEMA_VERSION
+from edge.store import Store
+
+IDENT = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+MAX_LIMIT = 500
+# Module level: with postponed annotations FastAPI resolves Depends(...) in module globals.
+_bearer = HTTPBearer(auto_error=False, description="Required when the gate is configured with api.token_env")
+# Camera states that mean "should deliver frames but does not".
+_BAD_CAMERA_STATES = {"reconnecting", "offline"}
+
+
+@dataclass
+class ApiState:
+    """What the daemon hands the API; callables give live snapshots."""
+
+    store: Store
+    evidence: EvidenceStore
+    metrics: Metrics
+    gate_id: str
+    gate_name: str
+    version: str
+    cameras: Callable[[], list[dict[str, Any]]] = field(default=lambda: [])
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    token: str | None = None
+    mqtt_connected: Callable[[], bool] | None = None  # None: MQTT not configured
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    cameras_online: int
+    cameras_total: int
+    uptime_s: float
+    db_ok: bool
+    mqtt_connected: bool | None = None
+
+
+class VersionInfo(BaseModel):
+    name: str = "smartgate"
+    version: str
+    gate_id: str
+    gate_name: str
+    payload_schema_version: int = SCHEMA_VERSION
+
+
+class CameraStatus(BaseModel):
+    """One camera's health snapshot (cameras.base.CameraHealth); extra counters pass through."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str
+    state: str
+    role: str | None = None
+    lane: str | None = None
+
+
+class PassageList(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[Passage]
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+def _validation_message(errors: list[dict[str, Any]]) -> str:
+    parts = []
+    for e in errors:
+        loc = [str(p) for p in e.get("loc", ()) if p not in ("query", "path", "body")]
+        parts.append(f"{'.'.join(loc) or 'request'}: {e.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def create_app(state: ApiState) -> FastAPI:
+    app = FastAPI(
+        title=f"smartgate — {state.gate_name or state.gate_id}",
+        version=state.version,
+        description="Edge inspection API of one smart border gate: passages (plate, containers, cargo, verdict), "
+        "camera health, evidence images and Prometheus metrics.",
+    )
+    app.state.smartgate = state
+
+    def require_token(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+        if state.token is None:
+            return
+        given = creds.credentials if creds is not None else ""
+        if not hmac.compare_digest(given.encode(), state.token.encode()):
+            raise HTTPException(401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    auth = [Depends(require_token)]
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()]
+        return JSONResponse(status_code=422, content={"detail": _validation_message(errors), "errors": errors})
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    @app.get("/api/health", response_model=Health, tags=["status"])
+    def health() -> Health:
+        cams = _camera_snapshots(state)
+        db_ok = state.store.ping()
+        online = sum(1 for c in cams if c.state == "online")
+        bad = any(c.state in _BAD_CAMERA_STATES for c in cams)
+        mqtt_ok = state.mqtt_connected() if state.mqtt_connected else None
+        return Health(
+            status="ok" if db_ok and not bad and mqtt_ok is not False else "degraded",
+            cameras_online=online,
+            cameras_total=len(cams),
+            uptime_s=round((datetime.now(UTC) - state.started_at).total_seconds(), 3),
+            db_ok=db_ok,
+            mqtt_connected=mqtt_ok,
+        )
+
+    @app.get("/api/version", response_model=VersionInfo, dependencies=auth, tags=["status"])
+    def version() -> VersionInfo:
+        return VersionInfo(version=state.version, gate_id=state.gate_id, gate_name=state.gate_name)
+
+    @app.get("/api/cameras", response_model=list[CameraStatus], dependencies=auth, tags=["status"])
+    def cameras() -> list[CameraStatus]:
+        return _camera_snapshots(state)
+
+    @app.get("/api/passages", response_model=PassageList, dependencies=auth, tags=["passages"])
+    def passages(
+        lane: Annotated[str | None, Query(pattern=IDENT, description="lane id")] = None,
+        status: Annotated[Literal["clear", "flag"] | None, Query(description="verdict status")] = None,
+        since: Annotated[
+            datetime | None, Query(description="ISO-8601 time; passages that started at or after it (UTC if no zone)")
+        ] = None,
+        plate: Annotated[
+            str | None, Query(min_length=1, max_length=32, description="plate text, partial; separators ignored")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> PassageList:
+        """Passages, newest first."""
+        filters = {"lane": lane, "status": status, "since": since, "plate": plate}
+        return PassageList(
+            total=state.store.count_passages(**filters),
+            limit=limit,
+            offset=offset,
+            items=state.store.list_passages(**filters, limit=limit, offset=offset),
+        )
+
+    @app.get(
+        "/api/passages/{passage_id}", response_model=Passage, dependencies=auth, tags=["passages"],
+        responses={404: {"model": ErrorOut}},
+    )
+    def passage(passage_id: Annotated[str, Path(max_length=64)]) -> Passage:
+        p = state.store.get_passage(passage_id)
+        if p is None:
+            raise HTTPException(404, f"no passage with id {passage_id!r}")
+        return p
+
+    @app.get(
+        "/evidence/{path:path}", dependencies=auth, tags=["evidence"], response_class=FileResponse,
+        responses={200: {"content": {"image/jpeg": {}}}, 404: {"model": ErrorOut}},
+    )
+    def evidence(path: str) -> FileResponse:
+        """An evidence image by the `path` given in a passage's `evidence` list."""
+        try:
+            f = state.evidence.resolve(path)
+        except ValueError:
+            # Same answer as a missing file: do not help anyone probe the file system.
+            raise HTTPException(404, "no such evidence image") from None
+        if not f.is_file():
+            raise HTTPException(404, "no such evidence image")
+        return FileResponse(f, media_type="image/jpeg")
+
+    @app.get("/metrics", tags=["status"], response_class=Response,
+             responses={200: {"content": {"text/plain": {}}}})
+    def metrics() -> Response:
+        """Prometheus text exposition."""
+        return Response(state.metrics.render(), media_type=CONTENT_TYPE)
+
+    return app
+
+
+def _camera_snapshots(state: ApiState) -> list[CameraStatus]:
+    out = []
+    for c in state.cameras():
+        out.append(CameraStatus.model_validate(c if isinstance(c, dict) else c.model_dump()))
+    return out

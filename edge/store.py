@@ -1,0 +1,246 @@
+"""Passages in SQLite: the gate's system of record.
+
+The full Passage is kept as JSON (so new fields need no migration) next to a
+few indexed columns that the API filters on. Schema changes are an ordered
+list of SQL scripts; `schema_migrations` records which ones ran, so opening
+an old database upgrades it and opening a newer one is refused instead of
+silently corrupting it.
+
+Thread model: the daemon writes from a worker thread while the API reads from
+its thread pool. Each thread gets its own connection (WAL lets readers run
+beside the writer) and writes are serialised by a lock so that two writers
+never wait on SQLite's busy handler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from edge.domain import Passage, VerdictStatus
+
+# Append only: never edit a script that has shipped, add a new one.
+# Version N is MIGRATIONS[N - 1].
+MIGRATIONS: list[str] = [
+    # 1: passages with the columns the API filters on.
+    """
+    CREATE TABLE passages (
+        id          TEXT PRIMARY KEY,
+        gate        TEXT NOT NULL,
+        lane        TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('clear', 'flag')),
+        started_at  TEXT NOT NULL,   -- UTC, fixed-width ISO-8601 so text order is time order
+        plate_text  TEXT,            -- normalised plate text, NULL for a no-read
+        created_at  TEXT NOT NULL,
+        body        TEXT NOT NULL    -- Passage JSON
+    );
+    CREATE INDEX passages_started ON passages (started_at);
+    CREATE INDEX passages_lane_started ON passages (lane, started_at);
+    CREATE INDEX passages_status_started ON passages (status, started_at);
+    CREATE INDEX passages_plate ON passages (plate_text);
+    """,
+]
+
+
+class StoreError(Exception):
+    """The database cannot be used (e.g. it was written by a newer smartgate)."""
+
+
+def utc_text(t: datetime) -> str:
+    """Fixed-width UTC text for ordering/comparison in SQL; naive times are taken as UTC."""
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def normalise_plate(text: str) -> str:
+    """Plate text as PlateRead.text stores it: uppercase, letters/digits only (CJK kept)."""
+    return "".join(ch for ch in text.upper() if ch.isalnum())
+
+
+def split_sql(script: str) -> list[str]:
+    """Split a script into complete statements (trigger bodies with inner ';' stay whole)."""
+    out: list[str] = []
+    buf = ""
+    for part in script.split(";"):
+        buf += part + ";"
+        if sqlite3.complete_statement(buf):
+            if buf.strip(" \t\r\n;"):
+                out.append(buf.strip())
+            buf = ""
+    if buf.strip(" \t\r\n;"):
+        raise ValueError(f"incomplete SQL statement in migration: {buf.strip()[:80]!r}")
+    return out
+
+
+class Store:
+    def __init__(self, path: str | Path, migrations: list[str] | None = None) -> None:
+        if str(path) == ":memory:":
+            raise ValueError("Store needs a file path (each thread opens its own connection)")
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._migrations = MIGRATIONS if migrations is None else migrations
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._closed = False
+        self._migrate()
+
+    # -- connections -------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreError("store is closed")
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a migration
+            # is one transaction. check_same_thread=False only so close() can close
+            # every thread's connection; each connection is still used by one thread.
+            conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=10000")
+            self._local.conn = conn
+            with self._conns_lock:
+                self._conns.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._conns_lock:
+            self._closed = True
+            for conn in self._conns:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+            self._conns.clear()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- migrations --------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        row = self._conn().execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
+        return int(row[0])
+
+    def _migrate(self) -> None:
+        conn = self._conn()
+        with self._write_lock:
+            # IMMEDIATE takes the write lock first, so two processes opening the same
+            # file cannot both apply migration N.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    " version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+                )
+                current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
+                known = len(self._migrations)
+                if current > known:
+                    raise StoreError(
+                        f"{self.path}: database schema version {current} is newer than this smartgate "
+                        f"understands (up to {known}); upgrade smartgate or point storage.database elsewhere"
+                    )
+                for version in range(current + 1, known + 1):
+                    for stmt in split_sql(self._migrations[version - 1]):
+                        conn.execute(stmt)
+                    conn.execute(
+                        "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                        (version, utc_text(datetime.now(UTC))),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                self.close()
+                raise
+
+    # -- passages ----------------------------------------------------------
+
+    def save_passage(self, p: Passage) -> None:
+        """Insert or replace by id: saving the same passage twice leaves one row (the latest content)."""
+        plate = p.plate.text if p.plate is not None and p.plate.text else None
+        row = (
+            p.id, p.gate, p.lane, p.verdict.status, utc_text(p.started_at),
+            normalise_plate(plate) if plate else None, utc_text(p.created_at), p.model_dump_json(),
+        )
+        conn = self._conn()
+        with self._write_lock:
+            conn.execute(
+                "INSERT INTO passages (id, gate, lane, status, started_at, plate_text, created_at, body)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET gate=excluded.gate, lane=excluded.lane,"
+                " status=excluded.status, started_at=excluded.started_at, plate_text=excluded.plate_text,"
+                " created_at=excluded.created_at, body=excluded.body",
+                row,
+            )
+
+    def get_passage(self, id: str) -> Passage | None:
+        row = self._conn().execute("SELECT body FROM passages WHERE id = ?", (id,)).fetchone()
+        return Passage.model_validate_json(row[0]) if row else None
+
+    @staticmethod
+    def _where(
+        lane: str | None, status: VerdictStatus | None, since: datetime | None, plate: str | None
+    ) -> tuple[str, list[object]]:
+        clauses: list[str] = []
+        args: list[object] = []
+        if lane is not None:
+            clauses.append("lane = ?")
+            args.append(lane)
+        if status is not None:
+            clauses.append("status = ?")
+            args.append(status)
+        if since is not None:
+            clauses.append("started_at >= ?")
+            args.append(utc_text(since))
+        if plate is not None:
+            q = normalise_plate(plate)
+            if q:  # letters/digits only after normalising, so no LIKE wildcards can sneak in
+                clauses.append("plate_text LIKE ?")
+                args.append(f"%{q}%")
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+    def list_passages(
+        self,
+        lane: str | None = None,
+        status: VerdictStatus | None = None,
+        since: datetime | None = None,
+        plate: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Passage]:
+        """Newest first (by started_at, then id so that paging is stable)."""
+        if limit < 0 or offset < 0:
+            raise ValueError("limit and offset must be >= 0")
+        where, args = self._where(lane, status, since, plate)
+        rows = self._conn().execute(
+            f"SELECT body FROM passages{where} ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?",
+            [*args, limit, offset],
+        ).fetchall()
+        return [Passage.model_validate_json(r[0]) for r in rows]
+
+    def count_passages(
+        self,
+        lane: str | None = None,
+        status: VerdictStatus | None = None,
+        since: datetime | None = None,
+        plate: str | None = None,
+    ) -> int:
+        where, args = self._where(lane, status, since, plate)
+        return int(self._conn().execute(f"SELECT COUNT(*) FROM passages{where}", args).fetchone()[0])
+
+    def ping(self) -> bool:
+        """True when the database answers a query (for /api/health)."""
+        try:
+            self._conn().execute("SELECT 1 FROM passages LIMIT 1").fetchall()
+            return True
+        except (sqlite3.Error, StoreError):
+            return False
