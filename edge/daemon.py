@@ -124,7 +124,8 @@ class Daemon:
         if "container" in roles:
             from edge.readers.container import ContainerReader
 
-            readers.container = ContainerReader(engine, threads=self.cfg.ocr.threads)
+            # include_unverified: a code that fails its check digit reaches the policy (flag), not silence.
+            readers.container = ContainerReader(engine, threads=self.cfg.ocr.threads, include_unverified=True)
         if "cargo" in roles:
             try:
                 from edge.readers.cargo import CargoClassifier

@@ -66,6 +66,27 @@ class CargoRead(BaseModel):
     confidence: float = 0.0
 
 
+class HazardRead(BaseModel):
+    """An ADR orange panel: hazard identification number over UN number (domain.md §5).
+
+    `hazard_id`/`un_number` are None for a blank orange panel (packaged dangerous goods).
+    """
+
+    hazard_id: str | None = None  # e.g. "33", "X423"
+    un_number: str | None = None  # 4 digits, e.g. "1203"
+    hazard_class: str | None = None  # first digit of hazard_id: "3" = flammable liquid
+    confidence: float = 0.0
+    box: Box | None = None
+
+
+class TextEvidence(BaseModel):
+    """A word printed on the cargo (sacks, cartons) that supports a commodity, e.g. UREA → fertilizer."""
+
+    keyword: str
+    commodity: str
+    confidence: float = 0.0
+
+
 class Reason(BaseModel):
     code: str
     message_en: str
@@ -100,6 +121,9 @@ class Passage(BaseModel):
     vehicle_id: str | None = None  # AI-IGV id instead of a plate
     containers: list[ContainerRead] = Field(default_factory=list)
     cargo: CargoRead | None = None
+    hazards: list[HazardRead] = Field(default_factory=list)
+    cargo_text: list[TextEvidence] = Field(default_factory=list)
+    declaration_id: str | None = None  # the matched declaration, if any
     verdict: Verdict
     evidence: list[Evidence] = Field(default_factory=list)
     created_at: datetime

@@ -1,0 +1,523 @@
+"""ISO 6346 container-code reader: text detection + recognition, spatial grouping, check-digit gate.
+
+How it reads (see docs/container_reader.md):
+1. Detect and recognise every text line in the image (PP-OCR via `OcrEngine`).
+2. Group lines spatially into candidate strings: chains of boxes on one row (owner code, serial and the
+   boxed check digit are usually three separate boxes), a row followed by the row below it (two-line
+   layout), and columns of small boxes or tall strips (vertical layout, one character per row).
+3. Parse each candidate with `iso6346.find_codes` (class coercion, check-digit-guided correction).
+4. A code whose boxed check digit was not read is completed only by reading the box region again and
+   finding exactly the digit the other ten characters demand; the digit is never computed into the answer.
+5. Only codes whose check digit verifies are returned (an unverified read is a no-read at a gate); the
+   size/type code is searched in the lines just below (or right of) the code.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from edge.domain import Box, ContainerRead
+from edge.ocr.ctc import ctc_segments
+from edge.ocr.engine import OcrEngine, TextLine
+from edge.readers import iso6346
+
+log = logging.getLogger(__name__)
+
+DET_MAX_SIDE = 960
+MAX_CHAIN = 4  # owner | serial | check digit | (size code on the same line)
+_MEASURE_RE = re.compile(r"\d[.,]\d|KGS?\b|LBS?\b|CU\.?\s*M|CU\.?\s*FT", re.IGNORECASE)
+
+
+@dataclass
+class _Line:
+    """One recognised text box with its axis-aligned extent."""
+
+    text: str
+    confs: list[float]
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    quad: np.ndarray | None = None
+
+    @property
+    def w(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def h(self) -> float:
+        return self.y1 - self.y0
+
+    @property
+    def cy(self) -> float:
+        return (self.y0 + self.y1) / 2
+
+    @property
+    def cx(self) -> float:
+        return (self.x0 + self.x1) / 2
+
+
+@dataclass
+class _Found:
+    cand: iso6346.CodeCandidate
+    lines: list[_Line]
+    layout: str
+    extra: list[_Line] = field(default_factory=list)  # lines that were read again (check digit box)
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        ls = self.lines + self.extra
+        return min(p.x0 for p in ls), min(p.y0 for p in ls), max(p.x1 for p in ls), max(p.y1 for p in ls)
+
+
+def _from_textline(t: TextLine) -> _Line:
+    q = np.asarray(t.quad, dtype=np.float32)
+    confs = list(t.char_conf) if t.char_conf and len(t.char_conf) == len(t.text) else [t.confidence] * len(t.text)
+    return _Line(t.text, confs, float(q[:, 0].min()), float(q[:, 1].min()), float(q[:, 0].max()),
+                 float(q[:, 1].max()), q)
+
+
+def _v_overlap(a: _Line, b: _Line) -> float:
+    """Vertical overlap as a fraction of the smaller height."""
+    inter = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return max(0.0, inter) / max(1.0, min(a.h, b.h))
+
+
+def _h_overlap(a: _Line, b: _Line) -> float:
+    inter = min(a.x1, b.x1) - max(a.x0, b.x0)
+    return max(0.0, inter) / max(1.0, min(a.w, b.w))
+
+
+def _is_tall(ln: _Line) -> bool:
+    return ln.h > 2.5 * ln.w
+
+
+def _right_neighbour(a: _Line, b: _Line) -> bool:
+    """b continues a's row: to its right, close, vertically aligned, of comparable height."""
+    if _is_tall(a) or _is_tall(b):
+        return False
+    h = max(a.h, b.h)
+    if b.x0 < a.x1 - 0.3 * min(a.h, b.h) or b.x0 - a.x1 > 2.8 * h:
+        return False
+    if not 0.45 < b.h / max(a.h, 1.0) < 2.2:
+        return False
+    return _v_overlap(a, b) >= 0.5
+
+
+def _below(a: _Line, b: _Line) -> bool:
+    """b starts the next text row under a (two-line layout: owner+serial over serial/check digit)."""
+    if _is_tall(a) or _is_tall(b):
+        return False
+    gap = b.y0 - a.y1
+    if gap < -0.3 * a.h or gap > 1.2 * max(a.h, b.h):
+        return False
+    if not 0.5 < b.h / max(a.h, 1.0) < 2.0:
+        return False
+    return abs(b.x0 - a.x0) < 1.5 * a.h or _h_overlap(a, b) > 0.3
+
+
+def _chains(lines: list[_Line]) -> list[list[_Line]]:
+    """All left-to-right chains of up to MAX_CHAIN boxes along a row."""
+    order = sorted(range(len(lines)), key=lambda i: lines[i].x0)
+    nxt: dict[int, list[int]] = {i: [] for i in order}
+    for ai in order:
+        for bi in order:
+            if ai != bi and _right_neighbour(lines[ai], lines[bi]):
+                nxt[ai].append(bi)
+    out: list[list[_Line]] = []
+
+    def walk(path: list[int]) -> None:
+        out.append([lines[i] for i in path])
+        if len(path) < MAX_CHAIN:
+            for b in nxt[path[-1]]:
+                if b not in path:
+                    walk(path + [b])
+
+    for i in order:
+        walk([i])
+    return out
+
+
+def _column_groups(lines: list[_Line]) -> list[list[_Line]]:
+    """Columns of small stacked boxes (vertical code detected one character or a few at a time)."""
+    small = [ln for ln in lines if len(iso6346.clean(ln.text)) <= 4 and not _is_tall(ln)]
+    small.sort(key=lambda ln: ln.y0)
+    groups: list[list[_Line]] = []
+    for ln in small:
+        for g in groups:
+            last = g[-1]
+            if (abs(ln.cx - last.cx) < 0.8 * max(ln.w, last.w, last.h) and
+                    -0.3 * last.h < ln.y0 - last.y1 < 1.5 * last.h and 0.5 < ln.h / max(last.h, 1.0) < 2.0):
+                g.append(ln)
+                break
+        else:
+            groups.append([ln])
+    return [g for g in groups if sum(len(iso6346.clean(x.text)) for x in g) >= 10]
+
+
+def _join(lines: list[_Line]) -> tuple[str, list[float]]:
+    """Box texts joined by a space (a token boundary), with per-character confidences."""
+    text = " ".join(ln.text for ln in lines)
+    confs = [c for ln in lines for c in [*ln.confs, 1.0]][:-1] if lines else []
+    return text, confs
+
+
+class ContainerReader:
+    """Reads every ISO 6346 code in an image; returns only codes whose check digit verifies."""
+
+    def __init__(self, engine: OcrEngine | None = None, threads: int = 2, include_unverified: bool = False,
+                 vertical_engine: OcrEngine | None = None):
+        self.engine = engine or OcrEngine(det="v6_tiny", rec="v6_small", threads=threads)
+        self._vertical_engine = vertical_engine
+        self._threads = threads
+        self.include_unverified = include_unverified
+
+    @property
+    def vertical_engine(self) -> OcrEngine:
+        """PP-OCRv4's recogniser reads single glyphs and rotated strips best (loaded on first use)."""
+        if self._vertical_engine is None:
+            self._vertical_engine = OcrEngine(det="v6_tiny", rec="v4", threads=self._threads)
+        return self._vertical_engine
+
+    # -- public --------------------------------------------------------------------------------------
+    def read(self, image: np.ndarray) -> list[ContainerRead]:
+        if image is None or image.size == 0:
+            return []
+        if image.ndim == 2:
+            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        lines = self._ocr(image)
+        # weights and volumes (30.480 KGS, 67.7 CU.M) sit under the code; they are never part of it
+        code_lines = [ln for ln in lines if not _MEASURE_RE.search(ln.text)]
+        found = self._candidates(code_lines)
+        found += self._vertical(image, code_lines)
+        found = self._complete_check_digits(image, found)
+        found += self._extend_serials(image, code_lines, found)
+        return self._finalise(found, lines)
+
+    def _ocr(self, image: np.ndarray) -> list[_Line]:
+        """Detect and recognise every text box. (Recognising only the largest boxes or pre-screening with
+        the tiny recogniser was tried: the code is not always the largest text under perspective, and
+        the pre-screen cost as much as it saved.)"""
+        return [_from_textline(t) for t in self.engine.read(image, max_side=DET_MAX_SIDE)]
+
+    # -- candidates ----------------------------------------------------------------------------------
+    def _candidates(self, lines: list[_Line]) -> list[_Found]:
+        found: list[_Found] = []
+        chains = _chains(lines)
+        for ch in chains:
+            text, confs = _join(ch)
+            layout = "vertical" if len(ch) == 1 and _is_tall(ch[0]) else "horizontal"
+            for cand in iso6346.find_codes(text, confs)[:2]:
+                found.append(_Found(cand, ch, layout))
+        # two-line: a row chain, then a row chain starting under its first box
+        starts: dict[int, list[list[_Line]]] = {}
+        for ch in chains:
+            starts.setdefault(id(ch[0]), []).append(ch)
+        for top in chains:
+            if len(iso6346.clean(_join(top)[0])) > 10:
+                continue
+            for ln in lines:
+                if ln is top[0] or not _below(top[0], ln):
+                    continue
+                for bottom in starts.get(id(ln), []):
+                    text, confs = _join(top + bottom)
+                    for cand in iso6346.find_codes(text, confs)[:2]:
+                        found.append(_Found(cand, top + bottom, "two_line"))
+        return found
+
+    def _vertical(self, image: np.ndarray, lines: list[_Line]) -> list[_Found]:
+        found: list[_Found] = []
+        for g in _column_groups(lines):
+            text, confs = _join(g)
+            for cand in iso6346.find_codes(text, confs)[:2]:
+                found.append(_Found(cand, g, "vertical"))
+        for ln in lines:
+            if not _is_tall(ln) or ln.quad is None:
+                continue
+            for cand in self._read_tall(image, ln):
+                found.append(_Found(cand, [ln], "vertical"))
+        return found
+
+    def _read_tall(self, image: np.ndarray, ln: _Line) -> list[iso6346.CodeCandidate]:
+        """A tall strip is either upright characters stacked one per row, or a line written sideways.
+        Stacked: cut it into rows at the gaps of the ink profile and lay the characters side by side, so
+        the recogniser sees an ordinary line. Sideways: read it turned both ways. The strip is also
+        read extended upwards, because the owner code above the serial is often missed by the detector."""
+        out: list[iso6346.CodeCandidate] = []
+        H = ln.h
+        for box in ((ln.x0, ln.y0, ln.x1, ln.y1),
+                    (ln.x0 - 0.15 * ln.w, ln.y0 - 0.75 * H, ln.x1 + 0.15 * ln.w, ln.y1 + 0.05 * H)):
+            strip = _cut(image, box)
+            if strip is None or strip.shape[0] < 20:
+                continue
+            views = []
+            cells = _split_rows(strip)
+            if len(cells) >= 8:
+                views.append(_hstack_cells(cells))
+            ccw = np.ascontiguousarray(np.rot90(strip))
+            views += [ccw, np.ascontiguousarray(ccw[::-1, ::-1])]
+            for eng in (self.engine, self.vertical_engine):
+                for rec in eng.recognize(views):
+                    out += [c for c in iso6346.find_codes(rec.text, rec.char_conf)[:2] if c.check_digit_ok]
+                if any(c.check_digit_ok for c in out):
+                    break
+            if any(c.check_digit_ok for c in out):
+                break
+        return out
+
+    def _extend_serials(self, image: np.ndarray, lines: list[_Line], found: list[_Found]) -> list[_Found]:
+        """A serial read without its owner code (the detector missed the letters): read a line extended
+        to the left of the serial, where the owner code sits, and keep what verifies."""
+        used = {id(ln) for f in found if f.cand.check_digit_ok for ln in f.lines}
+        out: list[_Found] = []
+        for ln in lines:
+            s = iso6346.clean(ln.text)
+            if id(ln) in used or _is_tall(ln) or len(s) not in (6, 7) or not s.isdigit():
+                continue
+            box = (ln.x0 - 0.85 * ln.w, ln.y0 - 0.1 * ln.h, ln.x1 + (0.3 if len(s) == 6 else 0.05) * ln.w,
+                   ln.y1 + 0.1 * ln.h)
+            crop = _cut(image, box)
+            if crop is None:
+                continue
+            rec = self.engine.recognize([_pad(crop, 0.1)])[0]
+            for cand in iso6346.find_codes(rec.text, rec.char_conf)[:2]:
+                if cand.check_digit_ok and s[:6] in cand.code:
+                    out.append(_Found(cand, [ln], "horizontal", extra=[_Line(rec.text, [], *box)]))
+        return out
+
+    # -- check digit ---------------------------------------------------------------------------------
+    def _complete_check_digits(self, image: np.ndarray, found: list[_Found]) -> list[_Found]:
+        """For 10-character reads, re-read the place where the boxed check digit sits (right of the serial,
+        or under its right end in two-line layouts) and accept only when those pixels clearly show the
+        digit that the ten characters demand. A missing digit is never filled in by computation alone."""
+        verified = {f.cand.code[:10] for f in found if f.cand.check_digit_ok}
+        tried: set[str] = set()
+        out = list(found)
+        for f in found:
+            c = f.cand
+            if c.complete or c.code in verified or c.code in tried or f.layout == "vertical":
+                continue
+            tried.add(c.code)
+            try:
+                want = str(iso6346.check_digit(c.code))
+            except ValueError:
+                continue
+            last = max(f.lines, key=lambda ln: ln.x1)
+            h = last.h
+            places = [  # (region of the digit alone, region of serial + digit as one line)
+                ((last.x1 - 0.1 * h, last.y0 - 0.25 * h, last.x1 + 1.6 * h, last.y1 + 0.25 * h),
+                 (last.x0 - 0.1 * h, last.y0 - 0.15 * h, last.x1 + 1.6 * h, last.y1 + 0.15 * h)),
+                ((last.x1 - 1.6 * h, last.y1 - 0.1 * h, last.x1 + 0.6 * h, last.y1 + 1.4 * h), None),
+            ]
+            for alone, line in places:
+                if self._digit_seen(image, alone, line, h, c.code[4:10]) == want:
+                    code = c.code + want
+                    cand = iso6346.CodeCandidate(code, True, corrected=c.corrected, raw=c.raw + "?",
+                                                 changes=c.changes, confidence=c.confidence)
+                    extra = _Line(want, [1.0], *alone)
+                    out.append(_Found(cand, f.lines, f.layout, extra=[extra]))
+                    verified.add(c.code)
+                    break
+        return out
+
+    def _digit_seen(self, image: np.ndarray, alone: tuple[float, float, float, float],
+                    line: tuple[float, float, float, float] | None, text_h: float, serial: str) -> str | None:
+        """The digit clearly shown in a small region (a boxed check digit), or None.
+
+        Recognisers read a lone framed glyph badly (回, 中, or nothing), so three views are tried: the
+        region, the inside of the frame when one is found, and the serial + region as one text line
+        (read only after the serial's digits). Readings are restricted to the ten digits through the CTC
+        posteriors; every confident view must agree.
+        """
+        crop = _cut(image, alone)
+        if crop is None:
+            return None
+        singles = [crop]
+        inner = _frame_interior(crop, text_h)
+        if inner is not None:
+            singles.append(inner)
+        wide = _cut(image, line) if line is not None else None
+        votes: list[tuple[str | None, float, float]] = []
+        for eng in (self.engine, self.vertical_engine):
+            for rec in eng.recognize([_pad(v) for v in singles], return_probs=True):
+                votes.append(_best_digit(rec.probs, eng.charset))
+            if wide is not None:
+                rec = eng.recognize([_pad(wide, 0.15)], return_probs=True)[0]
+                votes.append(_tail_digit(rec.probs, eng.charset, serial))
+        good = {d for d, p, margin in votes if d is not None and p >= 0.3 and margin >= 0.2}
+        return good.pop() if len(good) == 1 else None
+
+    # -- output --------------------------------------------------------------------------------------
+    def _finalise(self, found: list[_Found], lines: list[_Line]) -> list[ContainerRead]:
+        ok = [f for f in found if f.cand.check_digit_ok]
+        if self.include_unverified:
+            ok += [f for f in found if not f.cand.check_digit_ok and f.cand.complete]
+        # best sighting per code: verified, fewest corrections, most characters in the chain
+        best: dict[str, _Found] = {}
+        for f in sorted(ok, key=lambda f: (not f.cand.check_digit_ok, len(f.cand.changes), len(f.lines))):
+            best.setdefault(f.cand.code, f)
+        picks = list(best.values())
+        # two different codes from the same place: keep the one needing fewer changes; a tie is ambiguous
+        keep: list[_Found] = []
+        for f in sorted(picks, key=lambda f: (not f.cand.check_digit_ok, len(f.cand.changes))):
+            clash = [k for k in keep if _overlaps(k.box, f.box)]
+            if not clash:
+                keep.append(f)
+                continue
+            k = clash[0]
+            if f.cand.check_digit_ok and k.cand.check_digit_ok and len(k.cand.changes) == len(f.cand.changes):
+                log.debug("ambiguous container code at one place: %s vs %s", k.cand.code, f.cand.code)
+                keep.remove(k)  # neither wins: no-read for that place rather than a coin toss
+                keep.append(_Found(k.cand, k.lines, "ambiguous"))
+        results = []
+        for f in keep:
+            if f.layout == "ambiguous":
+                continue
+            x0, y0, x1, y1 = f.box
+            st = self._size_type(f, lines)
+            conf = float(np.mean([c for ln in f.lines for c in ln.confs] or [0.0]))
+            results.append(ContainerRead(
+                code=f.cand.code, check_digit_ok=f.cand.check_digit_ok, corrected=f.cand.corrected,
+                size_type=st.code if st else None, size_type_text=st.text if st else None,
+                layout=f.layout if f.layout in ("horizontal", "two_line", "vertical") else "unknown",
+                confidence=round(conf, 3),
+                box=Box(x=int(x0), y=int(y0), w=int(x1 - x0), h=int(y1 - y0)),
+                raw=f.cand.raw,
+            ))
+        results.sort(key=lambda r: (r.box.x if r.box else 0))
+        return results
+
+    @staticmethod
+    def _size_type(f: _Found, lines: list[_Line]) -> iso6346.SizeType | None:
+        """Size/type code: in the code's own chain (same line), else the nearest line below the code."""
+        for ln in f.lines:
+            s = iso6346.clean(ln.text)
+            if len(s) <= 6:
+                st = iso6346.find_size_type(s)
+                if st and not s.isdigit():
+                    return st
+        x0, y0, x1, y1 = f.box
+        h = float(np.median([ln.h for ln in f.lines]))
+        below = [ln for ln in lines if ln not in f.lines and y1 - 0.4 * h <= ln.y0 <= y1 + 2.5 * h
+                 and ln.x1 > x0 - h and ln.x0 < x1 + h and len(iso6346.clean(ln.text)) <= 6]
+        for ln in sorted(below, key=lambda ln: ln.y0):
+            st = iso6346.find_size_type(ln.text)
+            if st:
+                return st
+        return None
+
+
+def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    ix = min(a[2], b[2]) - max(a[0], b[0])
+    iy = min(a[3], b[3]) - max(a[1], b[1])
+    if ix <= 0 or iy <= 0:
+        return False
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return ix * iy > 0.3 * smaller
+
+
+def _pad(crop: np.ndarray, frac: float = 0.25) -> np.ndarray:
+    """Replicate-pad a small crop so the recogniser sees margins around a lone glyph."""
+    p = max(2, int(frac * crop.shape[0]))
+    return cv2.copyMakeBorder(crop, p, p, p, p, cv2.BORDER_REPLICATE)
+
+
+def _cut(image: np.ndarray, bx: tuple[float, float, float, float] | None) -> np.ndarray | None:
+    if bx is None:
+        return None
+    H, W = image.shape[:2]
+    x0, y0, x1, y1 = int(max(0, bx[0])), int(max(0, bx[1])), int(min(W, bx[2])), int(min(H, bx[3]))
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    return image[y0:y1, x0:x1]
+
+
+def _tail_digit(probs: np.ndarray | None, charset: list[str], serial: str) -> tuple[str | None, float, float]:
+    """Best digit after the serial in a reading of `serial` + check digit as one line; nothing unless the
+    greedy reading starts with the serial itself (so the tail really is what follows it)."""
+    if probs is None:
+        return None, 0.0, 0.0
+    segs = ctc_segments(probs)
+    chars = [charset[k] if k < len(charset) else "" for k, _, _ in segs]
+    digits = [(i, ch) for i, ch in enumerate(chars) if ch.isdigit()]
+    if len(digits) < len(serial) or "".join(ch for _, ch in digits[:len(serial)]) != serial:
+        return None, 0.0, 0.0
+    last_step = segs[digits[len(serial) - 1][0]][2]
+    return _best_digit(probs[last_step + 1:], charset)
+
+
+def _best_digit(probs: np.ndarray | None, charset: list[str]) -> tuple[str | None, float, float]:
+    """Most probable digit anywhere in a CTC posterior (T, C), its probability and its margin over the
+    runner-up digit."""
+    if probs is None or len(probs) == 0:
+        return None, 0.0, 0.0
+    idx = [charset.index(d) for d in "0123456789"]
+    best = probs[:, idx].max(axis=0)
+    order = np.argsort(best)[::-1]
+    return "0123456789"[order[0]], float(best[order[0]]), float(best[order[0]] - best[order[1]])
+
+
+def _frame_interior(crop: np.ndarray, text_h: float) -> np.ndarray | None:
+    """Inside of the rectangular frame drawn around a check digit, if one is found."""
+    g = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    best = None
+    for inv in (False, True):
+        _, bw = cv2.threshold(g, 0, 255, (cv2.THRESH_BINARY_INV if inv else cv2.THRESH_BINARY) + cv2.THRESH_OTSU)
+        contours, _ = cv2.findContours(bw, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+        for c in contours:
+            x, y, w, h = cv2.boundingRect(c)
+            if not (0.6 * text_h <= h <= 1.5 * text_h and 0.4 * h <= w <= 1.1 * h):
+                continue
+            # a frame: its outline fills a thin border, not the whole rectangle
+            area = cv2.contourArea(c)
+            if area < 0.6 * w * h:
+                continue
+            if best is None or h * w > best[2] * best[3]:
+                best = (x, y, w, h)
+    if best is None:
+        return None
+    x, y, w, h = best
+    ix, iy = max(1, int(0.12 * w)), max(1, int(0.08 * h))
+    inner = crop[y + iy:y + h - iy, x + ix:x + w - ix]
+    return inner if inner.shape[0] >= 6 and inner.shape[1] >= 3 else None
+
+
+def _split_rows(strip: np.ndarray) -> list[np.ndarray]:
+    """Cut a vertical strip into character cells at the blank rows of its ink profile."""
+    g = cv2.cvtColor(strip, cv2.COLOR_BGR2GRAY) if strip.ndim == 3 else strip
+    _, bw = cv2.threshold(g, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    # ink is the minority class (light text on dark paint or dark on light)
+    if bw.mean() > 127:
+        bw = 255 - bw
+    prof = (bw > 0).mean(axis=1)
+    on = prof > 0.04
+    cells: list[tuple[int, int]] = []
+    start = None
+    for y, v in enumerate(on):
+        if v and start is None:
+            start = y
+        elif not v and start is not None:
+            cells.append((start, y))
+            start = None
+    if start is not None:
+        cells.append((start, len(on)))
+    min_h = 0.25 * strip.shape[1]
+    cells = [(a, b) for a, b in cells if b - a >= min_h]
+    return [strip[max(0, a - 2):b + 2] for a, b in cells]
+
+
+def _hstack_cells(cells: list[np.ndarray]) -> np.ndarray:
+    """Lay character cells side by side at a common height, each widened by replicating its edges."""
+    h = max(c.shape[0] for c in cells)
+    gap = max(2, h // 5)
+    parts = []
+    for c in cells:
+        top = (h - c.shape[0]) // 2
+        parts.append(cv2.copyMakeBorder(c, top, h - c.shape[0] - top, gap, gap, cv2.BORDER_REPLICATE))
+    line = np.hstack(parts)
+    return cv2.copyMakeBorder(line, h // 4, h // 4, h // 4, h // 4, cv2.BORDER_REPLICATE)
