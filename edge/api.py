@@ -1,6 +1,7 @@
-"""HTTP API of the gate: health, cameras, passages, evidence images, metrics.
+"""HTTP API of the gate: health, cameras, passages, declarations, lane triggers, evidence images, metrics.
 
-Read-only over the Store and EvidenceStore the daemon writes. Handlers are
+Reads the Store and EvidenceStore the daemon writes; the only writes are declarations (stored here, then
+handed to the daemon) and external lane triggers (handed to the daemon). Handlers are
 plain `def` so FastAPI runs them in its thread pool (SQLite calls block).
 When a token is configured every /api route except /api/health, and the
 evidence images (plates are personal data), need `Authorization: Bearer`.
@@ -9,6 +10,7 @@ evidence images (plates are personal data), need `Authorization: Bearer`.
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,13 +20,24 @@ from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
+from edge.declarations import (
+    MAX_BODY_BYTES,
+    VEHICLE_ID_PATTERN,
+    Declaration,
+    DeclarationIn,
+    error_message,
+    parse_declaration,
+)
 from edge.domain import Passage
 from edge.evidence import EvidenceStore
 from edge.metrics import CONTENT_TYPE, Metrics
 from edge.payload import SCHEMA_VERSION
 from edge.store import Store
+
+log = logging.getLogger(__name__)
 
 IDENT = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 MAX_LIMIT = 500
@@ -48,6 +61,11 @@ class ApiState:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     token: str | None = None
     mqtt_connected: Callable[[], bool] | None = None  # None: MQTT not configured
+    # Called after a declaration is stored (e.g. to match it to a waiting passage); errors are logged.
+    on_declaration: Callable[[Declaration], None] | None = None
+    # External trigger (loop detector): (lane, "start" | "end", vehicle_id or None).
+    on_trigger: Callable[[str, str, str | None], None] | None = None
+    lanes: list[str] = field(default_factory=list)  # lane ids that accept triggers
 
 
 class Health(BaseModel):
@@ -86,6 +104,46 @@ class PassageList(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: str
+
+
+class DeclarationList(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[Declaration]
+
+
+class TriggerIn(BaseModel):
+    """An external trigger (loop detector, barrier PLC): a vehicle enters (`start`) or leaves (`end`) the lane."""
+
+    model_config = ConfigDict(extra="forbid")
+    state: Literal["start", "end"]
+    vehicle_id: str | None = Field(None, pattern=VEHICLE_ID_PATTERN, description="AI-IGV id, when the vehicle sent one")
+
+
+class TriggerAccepted(BaseModel):
+    lane: str
+    state: Literal["start", "end"]
+    vehicle_id: str | None = None
+
+
+# The POST body is parsed by hand (size limit first), so give OpenAPI its schema explicitly. Its only
+# sub-model, DeclarationLine, is in the components already through the Declaration response.
+_DECL_IN_SCHEMA = {k: v for k, v in DeclarationIn.model_json_schema(
+    ref_template="#/components/schemas/{model}").items() if k != "$defs"}
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) more than `limit` bytes without reading it all into memory."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"body larger than {limit // 1024} kB")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(413, f"body larger than {limit // 1024} kB")
+    return bytes(body)
 
 
 def _validation_message(errors: list[dict[str, Any]]) -> str:
@@ -178,6 +236,76 @@ def create_app(state: ApiState) -> FastAPI:
         if p is None:
             raise HTTPException(404, f"no passage with id {passage_id!r}")
         return p
+
+    @app.post(
+        "/api/declarations", status_code=201, response_model=Declaration, dependencies=auth, tags=["declarations"],
+        responses={413: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _DECL_IN_SCHEMA}}}},
+    )
+    async def post_declaration(request: Request) -> Declaration:
+        """Store a declaration (manifest of one expected truck); resending an id replaces it.
+
+        Body: `DeclarationIn` (edge/schemas/declaration.schema.json), at most 256 kB. A container code
+        whose ISO 6346 check digit does not verify is refused (422).
+        """
+        body = await _read_limited(request, MAX_BODY_BYTES)
+        try:
+            din = parse_declaration(body)
+        except (ValidationError, ValueError) as e:
+            raise HTTPException(422, error_message(e)) from None
+        if din.gate is not None and din.gate != state.gate_id:
+            raise HTTPException(422, f"gate: declaration is for gate {din.gate!r}, this is {state.gate_id!r}")
+        stored = await run_in_threadpool(state.store.save_declaration, Declaration.received(din))
+        if state.on_declaration is not None:
+            try:
+                await run_in_threadpool(state.on_declaration, stored)
+            except Exception:  # stored already; the daemon's reaction must not turn into a client error
+                log.exception("on_declaration failed for %s", stored.id)
+        return stored
+
+    @app.get("/api/declarations", response_model=DeclarationList, dependencies=auth, tags=["declarations"])
+    def declarations(
+        unmatched: Annotated[bool, Query(description="only declarations not yet matched to a passage")] = False,
+        since: Annotated[
+            datetime | None, Query(description="ISO-8601 time; declarations received at or after it (UTC if no zone)")
+        ] = None,
+        plate: Annotated[
+            str | None, Query(min_length=1, max_length=32, description="plate text, partial; separators ignored")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> DeclarationList:
+        """Declarations, newest received first."""
+        filters = {"unmatched_only": unmatched, "since": since, "plate": plate}
+        return DeclarationList(
+            total=state.store.count_declarations(**filters),
+            limit=limit,
+            offset=offset,
+            items=state.store.list_declarations(**filters, limit=limit, offset=offset),
+        )
+
+    @app.get(
+        "/api/declarations/{declaration_id}", response_model=Declaration, dependencies=auth, tags=["declarations"],
+        responses={404: {"model": ErrorOut}},
+    )
+    def declaration(declaration_id: Annotated[str, Path(max_length=64)]) -> Declaration:
+        d = state.store.get_declaration(declaration_id)
+        if d is None:
+            raise HTTPException(404, f"no declaration with id {declaration_id!r}")
+        return d
+
+    @app.post(
+        "/api/lanes/{lane}/trigger", status_code=202, response_model=TriggerAccepted, dependencies=auth,
+        tags=["lanes"], responses={404: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    )
+    def trigger(lane: Annotated[str, Path(max_length=64)], body: TriggerIn) -> TriggerAccepted:
+        """External trigger: a loop detector saw a vehicle enter (`start`) or leave (`end`) the lane."""
+        if lane not in state.lanes:
+            raise HTTPException(404, f"no lane {lane!r}")
+        if state.on_trigger is None:
+            raise HTTPException(503, "external triggers are not wired in this process")
+        state.on_trigger(lane, body.state, body.vehicle_id)
+        return TriggerAccepted(lane=lane, state=body.state, vehicle_id=body.vehicle_id)
 
     @app.get(
         "/evidence/{path:path}", dependencies=auth, tags=["evidence"], response_class=FileResponse,

@@ -12,9 +12,18 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from cameras.frame import CameraRole
+from edge import commodities
 
 
 class _Strict(BaseModel):
@@ -31,6 +40,25 @@ class LaneConfig(_Strict):
     direction: Literal["import", "export"]
 
 
+class RectifyConfig(_Strict):
+    """Four raw-frame points of a rectangle on a plane, warped to an upright `size` view."""
+
+    src: list[tuple[float, float]] = Field(
+        description="top-left, top-right, bottom-right, bottom-left; normalised 0..1 or pixels"
+    )
+    size: tuple[Annotated[int, Field(ge=16, le=4096)], Annotated[int, Field(ge=16, le=4096)]] = Field(
+        description="output view [width, height] in pixels"
+    )
+
+    @field_validator("src")
+    @classmethod
+    def _quad(cls, v: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        from calibration.homography import check_quad  # lazy: only configs that rectify load OpenCV here
+
+        check_quad(v, "src")
+        return v
+
+
 class CameraConfig(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
     source: str = Field(description="video file, image folder, rtsp://, http(s)://, or usb:N")
@@ -45,6 +73,24 @@ class CameraConfig(_Strict):
     trigger_zone: list[tuple[float, float]] | None = Field(
         None, description="polygon, normalised 0..1 (x, y), watched for vehicles; default: the whole frame"
     )
+    # Calibration (calibration/view.py). Zone and rectify points are in the raw frame as the camera
+    # delivers it (the same image the trigger zone is drawn on), normalised 0..1 or pixels.
+    intrinsics: str | None = Field(
+        None, description="calibration file from `smartgate calibrate intrinsics`; relative to the config file"
+    )
+    read_zone: list[tuple[float, float]] | None = Field(
+        None, description="polygon the readers look at (cropped, outside masked); default: the whole frame"
+    )
+    rectify: RectifyConfig | None = Field(
+        None, description="fronto-parallel view of a plane (plate zone, container side) given to the readers"
+    )
+
+    @field_validator("trigger_zone", "read_zone")
+    @classmethod
+    def _polygon(cls, v: list[tuple[float, float]] | None) -> list[tuple[float, float]] | None:
+        if v is not None and len(v) < 3:
+            raise ValueError(f"a polygon needs at least 3 points, got {len(v)}")
+        return v
 
 
 class MqttConfig(_Strict):
@@ -109,6 +155,61 @@ class PipelineConfig(_Strict):
     max_passage_s: float = Field(120.0, gt=0)
 
 
+def _commodity(name: str) -> str:
+    if not commodities.is_commodity(name):
+        raise ValueError(f"unknown commodity {name!r}; known: {', '.join(commodities.COMMODITIES)}")
+    return name
+
+
+Commodity = Annotated[str, AfterValidator(_commodity)]
+
+
+class PermittedConfig(_Strict):
+    """Smart-lane goods per direction (domain.md §1); the defaults are Lào Cai's lists."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    import_: list[Commodity] = Field(
+        default_factory=lambda: ["fertilizer", "coke", "chemicals", "electronics", "ecommerce", "agricultural"],
+        alias="import",
+    )
+    export: list[Commodity] = Field(default_factory=lambda: ["agricultural", "electronics"])
+
+    def for_direction(self, direction: str) -> list[str]:
+        return list(self.import_ if direction == "import" else self.export)
+
+
+class PolicyConfig(_Strict):
+    """How a passage becomes clear or flag (docs/policy.md)."""
+
+    permitted: PermittedConfig = Field(default_factory=PermittedConfig)
+    min_confidence: float = Field(0.5, ge=0, le=1, description="reads below this are flagged low_confidence")
+    closed_cargo: Literal["declaration", "flag"] = Field(
+        "declaration", description="sealed cargo: trust the declared HS codes, or flag it as unverified"
+    )
+    require_declaration: bool = Field(True, description="flag every passage without a matched declaration")
+    extra_chemical_chapters: list[int] = Field(
+        default_factory=list, description="HS chapters counted as chemicals besides 28, 29, 38 (30-36, 39)"
+    )
+
+    @field_validator("extra_chemical_chapters")
+    @classmethod
+    def _chapters(cls, v: list[int]) -> list[int]:
+        bad = [c for c in v if c not in commodities.OPTIONAL_CHEMICAL_CHAPTERS]
+        if bad:
+            raise ValueError(f"chapters {bad} cannot be chemicals; choose from "
+                             f"{list(commodities.OPTIONAL_CHEMICAL_CHAPTERS)}")
+        return v
+
+
+class DeclarationsConfig(_Strict):
+    """Matching declarations (manifests) to passages (edge/matching.py)."""
+
+    match_window_h: float = Field(
+        24.0, gt=0, le=24 * 30,
+        description="prefer unmatched declarations received within this many hours before the passage",
+    )
+
+
 class Config(_Strict):
     gate: GateConfig
     lanes: list[LaneConfig] = Field(min_length=1)
@@ -118,6 +219,8 @@ class Config(_Strict):
     storage: StorageConfig = StorageConfig()
     ocr: OcrConfig = OcrConfig()
     pipeline: PipelineConfig = PipelineConfig()
+    declarations: DeclarationsConfig = DeclarationsConfig()
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
 
     @model_validator(mode="after")
     def _cross_refs(self) -> Config:
@@ -143,6 +246,8 @@ class Config(_Strict):
                 p = Path(cam.source)
                 if not p.is_absolute():
                     cam.source = str((base / p).resolve())
+            if cam.intrinsics and not Path(cam.intrinsics).expanduser().is_absolute():
+                cam.intrinsics = str((base / cam.intrinsics).resolve())
         return out
 
 

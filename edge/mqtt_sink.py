@@ -7,14 +7,21 @@ queue lives in memory: a process crash while the broker is away loses what
 was queued, but the passage is already in SQLite (a later outbox will replay
 from there). Availability uses the usual retained online/offline topic with
 `offline` as the last will, so a crash or cable cut shows up for subscribers.
+
+Inbound (when the daemon passes callbacks): declarations on `<prefix>/<gate>/declarations` and external
+lane triggers on `<prefix>/<gate>/<lane>/trigger`, both subscribed at QoS 1 on every (re)connect. A bad
+message is logged and answered on `<prefix>/<gate>/declarations/rejected`; nothing a sender publishes
+can stop the network loop.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,11 +30,20 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from edge.config import MqttConfig
+from edge.declarations import (
+    MAX_BODY_BYTES,
+    VEHICLE_ID_PATTERN,
+    Declaration,
+    error_message,
+    parse_declaration,
+)
 from edge.domain import Passage
 from edge.metrics import Metrics
 from edge.payload import camera_status_payload, iso_utc, passage_payload
 
 log = logging.getLogger(__name__)
+
+_VEHICLE_ID = re.compile(VEHICLE_ID_PATTERN)
 
 
 def _json_default(o: object) -> Any:
@@ -64,13 +80,24 @@ class MqttPublisher:
         metrics: Metrics | None = None,
         reconnect_min_s: int = 1,
         reconnect_max_s: int = 30,
+        on_declaration: Callable[[Declaration], None] | None = None,
+        on_trigger: Callable[[str, str, str | None], None] | None = None,
+        lanes: list[str] | None = None,
     ) -> None:
+        """`on_declaration` gets each valid declaration (received_at set) and must store it; raising
+        ValueError rejects it with that message. `on_trigger(lane, state, vehicle_id)`; `lanes` (if given)
+        limits the lanes that accept triggers. Callbacks run on paho's network thread: keep them short."""
         self.cfg = cfg
         self.gate_id = gate_id
         self.metrics = metrics
         self.host, self.port, tls = parse_broker_url(cfg.url)
         self.base = f"{cfg.topic_prefix.strip('/')}/{gate_id}"
         self.availability_topic = f"{self.base}/available"
+        self.declarations_topic = f"{self.base}/declarations"
+        self.rejected_topic = f"{self.base}/declarations/rejected"
+        self.on_declaration = on_declaration
+        self.on_trigger = on_trigger
+        self.lanes = set(lanes) if lanes is not None else None
 
         self._lock = threading.Condition()
         self._pending: set[int] = set()  # mids published, PUBACK not yet seen
@@ -98,6 +125,7 @@ class MqttPublisher:
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_publish = self._on_publish
+        c.on_message = self._on_message
         # connect_async + loop_start: a broker that is down at start-up is retried in
         # the background instead of failing the daemon.
         c.connect_async(self.host, self.port, keepalive=cfg.keepalive_s)
@@ -115,6 +143,15 @@ class MqttPublisher:
         # Queue `online` before signalling "connected" so that wait_connected() followed by
         # wait_published() also covers the availability message.
         self._publish(self.availability_topic, "online", qos=1, retain=True)
+        # Subscribe on every connect: the session usually keeps subscriptions, but a broker restarted
+        # without persistence has forgotten them.
+        subs = []
+        if self.on_declaration is not None:
+            subs.append((self.declarations_topic, 1))
+        if self.on_trigger is not None:
+            subs.append((f"{self.base}/+/trigger", 1))
+        if subs:
+            client.subscribe(subs)
         self._connected.set()
         if self.metrics:
             self.metrics.mqtt_connected.set(1)
@@ -137,6 +174,67 @@ class MqttPublisher:
             self._lock.notify_all()
         if self.metrics:
             self.metrics.mqtt_published_total.inc()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            if msg.topic == self.declarations_topic and self.on_declaration is not None:
+                self._handle_declaration(bytes(msg.payload))
+            elif msg.topic.endswith("/trigger") and self.on_trigger is not None:
+                self._handle_trigger(msg.topic, bytes(msg.payload))
+        except Exception:  # never let a message (or a callback) kill paho's network thread
+            log.exception("MQTT: failed to handle a message on %s", msg.topic)
+
+    def _reject(self, decl_id: str | None, error: str) -> None:
+        log.warning("MQTT: declaration %s rejected: %s", decl_id or "(no id)", error)
+        body = json.dumps({"id": decl_id, "error": error}, ensure_ascii=False, separators=(",", ":"))
+        self._publish(self.rejected_topic, body, qos=1, retain=False)
+
+    def _handle_declaration(self, payload: bytes) -> None:
+        decl_id = None
+        if len(payload) <= MAX_BODY_BYTES:
+            try:
+                raw = json.loads(payload)
+                if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+                    decl_id = raw["id"][:64]
+            except ValueError:
+                pass
+        try:
+            din = parse_declaration(payload)
+        except ValueError as e:  # pydantic.ValidationError is a ValueError
+            self._reject(decl_id, error_message(e))
+            return
+        if din.gate is not None and din.gate != self.gate_id:
+            self._reject(din.id, f"gate: declaration is for gate {din.gate!r}, this is {self.gate_id!r}")
+            return
+        assert self.on_declaration is not None
+        try:
+            self.on_declaration(Declaration.received(din))
+        except ValueError as e:
+            self._reject(din.id, str(e))
+        except Exception:
+            log.exception("MQTT: storing declaration %s failed", din.id)
+            self._reject(din.id, "internal error: the declaration was not stored; send it again")
+
+    def _handle_trigger(self, topic: str, payload: bytes) -> None:
+        lane = topic[len(self.base) + 1:].split("/")[0]
+        if self.lanes is not None and lane not in self.lanes:
+            log.warning("MQTT: trigger for unknown lane %r ignored", lane)
+            return
+        try:
+            body = json.loads(payload)
+        except ValueError:
+            body = None
+        if payload.strip() in (b"start", b"end"):  # plain-text form, easy for a PLC gateway
+            body = {"state": payload.strip().decode()}
+        state = body.get("state") if isinstance(body, dict) else None
+        vehicle_id = body.get("vehicle_id") if isinstance(body, dict) else None
+        if state not in ("start", "end") or not (
+                vehicle_id is None or (isinstance(vehicle_id, str) and _VEHICLE_ID.fullmatch(vehicle_id))):
+            log.warning("MQTT: invalid trigger on %s ignored (want {\"state\": \"start\"|\"end\", "
+                        "\"vehicle_id\"?: str}): %r", topic, payload[:200])
+            return
+        assert self.on_trigger is not None
+        self.on_trigger(lane, state, vehicle_id)
 
     # -- publishing ---------------------------------------------------------
 

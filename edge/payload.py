@@ -80,6 +80,20 @@ def passage_payload(p: Passage, evidence_base_url: str | None) -> dict[str, Any]
         "cargo": (
             {"class": p.cargo.cls, "confidence": round(float(p.cargo.confidence), 4)} if p.cargo is not None else None
         ),
+        "hazards": [
+            {
+                "hazard_id": h.hazard_id,
+                "un_number": h.un_number,
+                "hazard_class": h.hazard_class,
+                "confidence": round(float(h.confidence), 4),
+            }
+            for h in p.hazards
+        ],
+        "cargo_text": [
+            {"keyword": t.keyword, "commodity": t.commodity, "confidence": round(float(t.confidence), 4)}
+            for t in p.cargo_text
+        ],
+        "declaration_id": p.declaration_id,
         "verdict": {
             "status": p.verdict.status,
             "reasons": [r.model_dump() for r in p.verdict.reasons],

@@ -20,6 +20,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+from edge.declarations import Declaration, identity_key
 from edge.domain import Passage, VerdictStatus
 
 # Append only: never edit a script that has shipped, add a new one.
@@ -41,6 +42,29 @@ MIGRATIONS: list[str] = [
     CREATE INDEX passages_lane_started ON passages (lane, started_at);
     CREATE INDEX passages_status_started ON passages (status, started_at);
     CREATE INDEX passages_plate ON passages (plate_text);
+    """,
+    # 2: declarations (manifests of expected trucks) and their container codes, for matching.
+    """
+    CREATE TABLE declarations (
+        id                  TEXT PRIMARY KEY,   -- the sender's reference (e.g. National Single Window number)
+        gate                TEXT,
+        direction           TEXT NOT NULL CHECK (direction IN ('import', 'export')),
+        plate               TEXT,               -- normalised plate text
+        vehicle_id          TEXT,               -- identity_key() of the AI-IGV id
+        received_at         TEXT NOT NULL,      -- UTC, fixed-width ISO-8601
+        matched_passage_id  TEXT,
+        body                TEXT NOT NULL       -- Declaration JSON
+    );
+    CREATE INDEX declarations_plate ON declarations (plate);
+    CREATE INDEX declarations_vehicle ON declarations (vehicle_id);
+    CREATE INDEX declarations_received ON declarations (received_at);
+    CREATE INDEX declarations_unmatched ON declarations (received_at) WHERE matched_passage_id IS NULL;
+    CREATE TABLE declaration_containers (
+        code            TEXT NOT NULL,
+        declaration_id  TEXT NOT NULL REFERENCES declarations (id) ON DELETE CASCADE,
+        PRIMARY KEY (declaration_id, code)
+    );
+    CREATE INDEX declaration_containers_code ON declaration_containers (code);
     """,
 ]
 
@@ -244,3 +268,132 @@ class Store:
             return True
         except (sqlite3.Error, StoreError):
             return False
+
+    # -- declarations ------------------------------------------------------
+
+    def save_declaration(self, d: Declaration) -> Declaration:
+        """Insert, or replace by id (a resend replaces content and received_at).
+
+        A resend keeps `matched_passage_id`: correcting a manifest after its truck passed must not make
+        it matchable again by a second truck. Returns the stored declaration.
+        """
+        if d.received_at is None:
+            d = d.model_copy(update={"received_at": datetime.now(UTC)})
+        assert d.received_at is not None
+        conn = self._conn()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute("SELECT matched_passage_id FROM declarations WHERE id = ?", (d.id,)).fetchone()
+                matched = row[0] if row else d.matched_passage_id
+                d = d.model_copy(update={"matched_passage_id": matched})
+                conn.execute(
+                    "INSERT INTO declarations (id, gate, direction, plate, vehicle_id, received_at,"
+                    " matched_passage_id, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (id) DO UPDATE SET gate=excluded.gate, direction=excluded.direction,"
+                    " plate=excluded.plate, vehicle_id=excluded.vehicle_id, received_at=excluded.received_at,"
+                    " body=excluded.body",
+                    (d.id, d.gate, d.direction, d.plate, d.vehicle_key, utc_text(d.received_at), matched,
+                     d.model_dump_json(exclude={"matched_passage_id"})),
+                )
+                conn.execute("DELETE FROM declaration_containers WHERE declaration_id = ?", (d.id,))
+                conn.executemany("INSERT INTO declaration_containers (code, declaration_id) VALUES (?, ?)",
+                                 [(c, d.id) for c in d.containers])
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return d
+
+    @staticmethod
+    def _declaration(row: tuple[str, str | None]) -> Declaration:
+        d = Declaration.model_validate_json(row[0])
+        return d.model_copy(update={"matched_passage_id": row[1]})
+
+    def get_declaration(self, id: str) -> Declaration | None:
+        row = self._conn().execute("SELECT body, matched_passage_id FROM declarations WHERE id = ?",
+                                   (id,)).fetchone()
+        return self._declaration(row) if row else None
+
+    @staticmethod
+    def _declaration_where(unmatched_only: bool, since: datetime | None,
+                           plate: str | None) -> tuple[str, list[object]]:
+        clauses: list[str] = []
+        args: list[object] = []
+        if unmatched_only:
+            clauses.append("matched_passage_id IS NULL")
+        if since is not None:
+            clauses.append("received_at >= ?")
+            args.append(utc_text(since))
+        if plate is not None:
+            q = normalise_plate(plate)
+            if q:
+                clauses.append("plate LIKE ?")
+                args.append(f"%{q}%")
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+    def list_declarations(self, unmatched_only: bool = False, since: datetime | None = None,
+                          limit: int = 100, offset: int = 0, plate: str | None = None) -> list[Declaration]:
+        """Newest received first. `since` filters on received_at."""
+        if limit < 0 or offset < 0:
+            raise ValueError("limit and offset must be >= 0")
+        where, args = self._declaration_where(unmatched_only, since, plate)
+        rows = self._conn().execute(
+            f"SELECT body, matched_passage_id FROM declarations{where}"
+            " ORDER BY received_at DESC, id DESC LIMIT ? OFFSET ?",
+            [*args, limit, offset],
+        ).fetchall()
+        return [self._declaration(r) for r in rows]
+
+    def count_declarations(self, unmatched_only: bool = False, since: datetime | None = None,
+                           plate: str | None = None) -> int:
+        where, args = self._declaration_where(unmatched_only, since, plate)
+        return int(self._conn().execute(f"SELECT COUNT(*) FROM declarations{where}", args).fetchone()[0])
+
+    def mark_declaration_matched(self, decl_id: str, passage_id: str | None, only_if_unmatched: bool = False) -> bool:
+        """Record (or with None, clear) the passage a declaration was matched to; False if the id is unknown,
+        or with `only_if_unmatched` when another passage claimed it first (two lanes, one manifest)."""
+        sql = "UPDATE declarations SET matched_passage_id = ? WHERE id = ?"
+        if only_if_unmatched:
+            sql += " AND matched_passage_id IS NULL"
+        conn = self._conn()
+        with self._write_lock:
+            cur = conn.execute(sql, (passage_id, decl_id))
+        return cur.rowcount > 0
+
+    def declaration_candidates(
+        self,
+        since: datetime,
+        plate: str | None = None,
+        vehicle_id: str | None = None,
+        containers: list[str] | tuple[str, ...] = (),
+        limit: int = 2000,
+    ) -> list[Declaration]:
+        """Unmatched declarations worth matching against one passage: all received since `since` (the
+        matching window; one-character tolerance is tried on these), plus older unmatched ones whose plate,
+        vehicle id or a container code equals a read exactly. `edge.matching` prefers the recent ones."""
+        conn = self._conn()
+        rows = conn.execute(
+            "SELECT body, matched_passage_id FROM declarations WHERE matched_passage_id IS NULL"
+            " AND received_at >= ? ORDER BY received_at DESC LIMIT ?",
+            (utc_text(since), limit),
+        ).fetchall()
+        ors, args = [], []
+        if plate:
+            ors.append("d.plate = ?")
+            args.append(normalise_plate(plate))
+        if vehicle_id:
+            ors.append("d.vehicle_id = ?")
+            args.append(identity_key(vehicle_id))
+        codes = sorted({c.upper() for c in containers})
+        if codes:
+            ors.append(f"d.id IN (SELECT declaration_id FROM declaration_containers"
+                       f" WHERE code IN ({','.join('?' * len(codes))}))")
+            args.extend(codes)
+        if ors:
+            rows += conn.execute(
+                "SELECT d.body, d.matched_passage_id FROM declarations d WHERE d.matched_passage_id IS NULL"
+                f" AND d.received_at < ? AND ({' OR '.join(ors)}) ORDER BY d.received_at DESC LIMIT ?",
+                [utc_text(since), *args, limit],
+            ).fetchall()
+        return [self._declaration(r) for r in rows]

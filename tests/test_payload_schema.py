@@ -113,3 +113,23 @@ def test_docs_example_is_valid():
     for b in blocks:
         if "camera" in b and "state" in b:
             cam_validator.validate(b)
+
+
+def test_hazards_cargo_text_and_declaration_id():
+    from edge.domain import HazardRead, TextEvidence
+
+    p = make_passage(hazards=[HazardRead(hazard_id="33", un_number="1203", hazard_class="3", confidence=0.91),
+                              HazardRead(confidence=0.6)],
+                     cargo_text=[TextEvidence(keyword="UREA", commodity="fertilizer", confidence=0.88)],
+                     declaration_id="NSW-2025-000123")
+    d = passage_payload(p, None)
+    VALIDATOR.validate(d)
+    assert d["hazards"][0] == {"hazard_id": "33", "un_number": "1203", "hazard_class": "3", "confidence": 0.91}
+    assert d["hazards"][1]["un_number"] is None  # blank panel
+    assert d["cargo_text"] == [{"keyword": "UREA", "commodity": "fertilizer", "confidence": 0.88}]
+    assert d["declaration_id"] == "NSW-2025-000123"
+    for breakage in (lambda x: x["hazards"][0].update(un_number="12034"), lambda x: x.pop("declaration_id"),
+                     lambda x: x["cargo_text"][0].pop("commodity"), lambda x: x.update(declaration_id="a b")):
+        bad = copy.deepcopy(d)
+        breakage(bad)
+        assert not VALIDATOR.is_valid(bad)
