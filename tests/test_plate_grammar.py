@@ -1,0 +1,95 @@
+"""Plate grammars: normalisation, VN/CN/generic matching, position-based fixes, display."""
+
+import pytest
+
+from edge.readers.plate_grammar import best_match, display, label_key, match, normalise
+
+
+def test_normalise_strips_separators_and_folds_width():
+    assert normalise("59-E1 252.97") == "59E125297"
+    assert normalise("川A·Y116F") == "川AY116F"
+    assert normalise("ＭＳＫＵ") == "MSKU"
+    assert normalise("RK²576AH") == "RK576AH"  # coat of arms read as a superscript is not a digit
+    assert normalise("闽H·B|508") == "闽HBI508"
+
+
+def test_label_key_matches_eval_convention():
+    assert label_key("59-P1 664.80") == "59P166480"
+    assert label_key("川A·Y116F") == "川AY116F"
+
+
+@pytest.mark.parametrize(
+    "raw, text, fmt",
+    [
+        ("30A-123.45", "30A12345", "vn_truck"),
+        ("24C-1234", "24C1234", "vn_truck"),
+        ("51R-141.39", "51R14139", "vn_trailer"),
+        ("80NG63670", "80NG63670", "vn_foreign"),
+        ("29-B1 123.45", "29B112345", "vn_moto"),
+        ("川A·Y116F", "川AY116F", "cn_ordinary"),
+        ("粤A12345D", "粤A12345D", "cn_nev"),
+        ("桂A1234挂", "桂A1234挂", "cn_trailer"),
+    ],
+)
+def test_valid_plates_match_their_format(raw, text, fmt):
+    m = best_match(raw)
+    assert m is not None and m.text == text and m.format == fmt and m.corrections == 0
+
+
+def test_vn_letter_digit_confusions_fixed_by_position():
+    m = best_match("5lF-882.70")  # l in a digit slot
+    assert m is not None and m.text == "51F88270" and m.country == "VN" and m.corrections == 1
+    # two fixes: still a VN reading, but an exact generic reading now ranks first (no VN bias beyond one fix)
+    ms = match("5lF-882.7O")
+    assert any(g.text == "51F88270" and g.corrections == 2 for g in ms)
+    m = best_match("3OA-123.45")
+    assert m.text == "30A12345"
+    m = best_match("308-123.45")  # 8 in the series-letter slot is a B
+    assert m.text == "30B12345"
+
+
+def test_cn_serial_never_contains_i_or_o():
+    m = best_match("川A1O5LR")
+    assert m.text == "川A105LR" and m.format == "cn_ordinary"
+
+
+def test_cn_requires_one_of_the_31_provinces():
+    assert all(g.country != "CN" for g in match("MAY116F"))
+    assert all(g.country != "CN" for g in match("台AY116F"))
+
+
+def test_dates_are_not_vn_plates():
+    assert all(g.country != "VN" for g in match("2015/05/11"))
+
+
+def test_generic_needs_letters_and_digits():
+    assert not match("NORTH")
+    assert not match("123456")
+    assert match("WA56660")[0].country == "OTHER"
+
+
+def test_national_grammar_fixes_o_and_i_outside_vn_cn():
+    assert match("BA3020Z")[0].text == "BA302OZ"
+    assert match("BA2681M")[0].text == "BA268IM"
+
+
+def test_foreign_national_grammar_beats_a_twice_corrected_vn_reading():
+    assert match("1B80338")[0].text == "1B80338"
+
+
+def test_eu_band_read_as_leading_character_is_dropped():
+    m = match("PRK248AH")[0]
+    assert m.text == "RK248AH" and m.dropped_first
+
+
+@pytest.mark.parametrize(
+    "text, fmt, groups, shown",
+    [
+        ("30A12345", "vn_truck", (2, 1, 5), "30A-123.45"),
+        ("24C1234", "vn_truck", (2, 1, 4), "24C-1234"),
+        ("29B112345", "vn_moto", (2, 2, 5), "29-B1 123.45"),
+        ("川AY116F", "cn_ordinary", (2, 4, 1), "川A·Y116F"),
+    ],
+)
+def test_display(text, fmt, groups, shown):
+    assert display(text, fmt, groups) == shown
