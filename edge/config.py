@@ -147,10 +147,13 @@ class PipelineConfig(_Strict):
     """How frames become passages."""
 
     read_every_n: int = Field(1, ge=1, description="run the readers on every Nth frame of a camera")
+    cargo_text_every_n: int = Field(
+        3, ge=1, description="OCR the cargo view for keywords on every Nth read frame (text detection is costly)"
+    )
     motion_threshold: float = Field(
         0.03, ge=0, le=1, description="fraction of the zone that differs from the empty lane to count as a vehicle"
     )
-    passage_gap_s: float = Field(1.5, gt=0, description="seconds with an empty trigger zone that close a passage")
+    passage_gap_s: float = Field(0.5, gt=0, description="seconds with an empty trigger zone that close a passage")
     post_s: float = Field(2.0, ge=0, description="seconds the other cameras keep adding reads after a passage closes")
     max_passage_s: float = Field(120.0, gt=0)
 

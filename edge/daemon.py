@@ -17,19 +17,21 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cameras.base import FrameSource
 from cameras.frame import Frame
 from edge import __version__
 from edge.config import Config, ConfigError, load_config
-from edge.domain import Passage
-from edge.finalize import EvidenceImage, build_passage
+from edge.declarations import Declaration
+from edge.domain import Direction, Passage
+from edge.finalize import Voted, build_passage, vote_draft
+from edge.matching import MatchResult, match_declaration
 from edge.passage import PassageDraft
 from edge.pipeline import LaneProcessor, Readers
-from edge.policy import LaneExpectations
+from edge.policy import LaneExpectations, PolicyRules
 
 log = logging.getLogger("smartgate")
 
@@ -79,8 +81,12 @@ def _merged_frames(sources: list[FrameSource], stop: threading.Event) -> Iterato
 
 @dataclass
 class Finished:
-    passage: Passage
-    images: list[EvidenceImage] = field(default_factory=list)
+    """A closed passage on its way to the sink, which matches its declaration and decides."""
+
+    draft: PassageDraft
+    voted: Voted
+    direction: Direction
+    expect: LaneExpectations
 
 
 class Daemon:
@@ -98,12 +104,21 @@ class Daemon:
         self.evidence = EvidenceStore(cfg.storage.evidence_dir)
         self.sources: dict[str, FrameSource] = {c.name: open_source(c) for c in cfg.cameras}
         self.readers = self._build_readers()
+        self.rules = PolicyRules.from_config(cfg.policy)
+        self.lanes: dict[str, LaneProcessor] = {}
         self.sink_q: queue.Queue[Finished | None] = queue.Queue()
         self.mqtt = None
         if cfg.mqtt is not None:
             from edge.mqtt_sink import MqttPublisher
 
-            self.mqtt = MqttPublisher(cfg.mqtt, cfg.gate.id, metrics=self.metrics)
+            self.mqtt = MqttPublisher(
+                cfg.mqtt,
+                cfg.gate.id,
+                metrics=self.metrics,
+                on_declaration=self._on_mqtt_declaration,
+                on_trigger=self.on_trigger,
+                lanes=[lane.id for lane in cfg.lanes],
+            )
         self.api_url = (cfg.api.public_url or f"http://{cfg.api.bind}:{cfg.api.port}") if cfg.api.enabled else None
         self._server = None
         self.passages_done = 0
@@ -112,7 +127,7 @@ class Daemon:
     def _build_readers(self) -> Readers:
         roles = {c.role for c in self.cfg.cameras}
         readers = Readers()
-        if not roles & {"plate", "container"}:
+        if not roles & {"plate", "container", "cargo"}:
             return readers
         from edge.ocr.engine import OcrEngine
 
@@ -126,13 +141,19 @@ class Daemon:
 
             # include_unverified: a code that fails its check digit reaches the policy (flag), not silence.
             readers.container = ContainerReader(engine, threads=self.cfg.ocr.threads, include_unverified=True)
-        if "cargo" in roles:
-            try:
-                from edge.readers.cargo import CargoClassifier
+        if roles & {"plate", "container"}:
+            from edge.readers.hazard import HazardPanelReader
 
+            readers.hazard = HazardPanelReader(engine)
+        if "cargo" in roles:
+            from edge.readers.cargo import CargoClassifier
+            from edge.readers.cargo_text import CargoTextReader
+
+            try:
                 readers.cargo = CargoClassifier(threads=self.cfg.ocr.threads)
-            except (ImportError, FileNotFoundError) as e:
-                log.warning("cargo classifier unavailable (%s): cargo will be reported as unverified", e)
+            except (OSError, ValueError, RuntimeError) as e:  # missing or tampered model: run on, cargo unverified
+                log.error("cargo classifier unavailable (%s): every passage will flag cargo_unverified", e)
+            readers.cargo_text = CargoTextReader(engine)
         return readers
 
     def camera_health(self) -> list[dict]:
@@ -159,6 +180,9 @@ class Daemon:
             started_at=datetime.now(UTC),
             token=self.cfg.api.token(),
             mqtt_connected=(lambda: self.mqtt.connected) if self.mqtt is not None else None,
+            on_declaration=lambda d: log.info("declaration %s stored (API)", d.id),
+            on_trigger=self.on_trigger,
+            lanes=[lane.id for lane in self.cfg.lanes],
         )
         config = uvicorn.Config(
             create_app(state), host=self.cfg.api.bind, port=self.cfg.api.port, log_level="warning", access_log=False
@@ -183,10 +207,11 @@ class Daemon:
         )
         sources = [self.sources[c.name] for c in cams]
 
+        self.lanes[lane_id] = proc
+
         def emit(drafts: list[PassageDraft]) -> None:
             for d in drafts:
-                passage, images = build_passage(d, self.cfg.gate.id, lane.direction, expect, datetime.now(UTC))
-                self.sink_q.put(Finished(passage, images))
+                self.sink_q.put(Finished(d, vote_draft(d), lane.direction, expect))
 
         try:
             for frame in _merged_frames(sources, self.stop):
@@ -209,18 +234,53 @@ class Daemon:
                 log.exception("passage %s: sink failed", item.passage.id)
 
     def _sink(self, item: Finished) -> None:
-        p = item.passage
-        for img in item.images:
+        d, voted = item.draft, item.voted
+        match = self._match(voted, item.direction, d.started_at)
+        p, images = build_passage(
+            d, voted, self.cfg.gate.id, item.direction, item.expect, self.rules,
+            match.declaration if match else None, match.declaration.id if match else None, datetime.now(UTC),
+        )
+        for img in images:
             try:
                 p.evidence.append(self.evidence.save(img.image, img.kind, img.camera, p.id, img.frame_time))
             except (OSError, ValueError) as e:  # a full disk or a bad crop loses evidence, never the verdict
                 log.error("passage %s: evidence %s not saved: %s", p.id, img.kind, e)
         self.store.save_passage(p)
+        if match is not None and not self.store.mark_declaration_matched(
+            match.declaration.id, p.id, only_if_unmatched=True
+        ):
+            log.warning("declaration %s was matched by another passage meanwhile", match.declaration.id)
         self.metrics.passages_total.labels(lane=p.lane, status=p.verdict.status).inc()
         if self.mqtt is not None:
             self.mqtt.publish_passage(p, self.api_url)
         self.passages_done += 1
         print(format_passage_line(p), flush=True)
+
+    def _match(self, voted: Voted, direction: Direction, started_at: datetime) -> MatchResult | None:
+        window = timedelta(hours=self.cfg.declarations.match_window_h)
+        codes = [c.code for c in voted.containers]
+        candidates = self.store.declaration_candidates(
+            since=min(started_at, datetime.now(UTC)) - window,
+            plate=voted.plate.text if voted.plate else None,
+            vehicle_id=voted.vehicle_id,
+            containers=codes,
+        )
+        return match_declaration(
+            voted.plate, voted.vehicle_id, voted.containers, candidates, direction,
+            gate=self.cfg.gate.id, now=started_at, window_h=self.cfg.declarations.match_window_h,
+        )
+
+    # -- inbound -----------------------------------------------------------------------------
+    def on_trigger(self, lane: str, state: str, vehicle_id: str | None) -> None:
+        proc = self.lanes.get(lane)
+        if proc is None:
+            log.warning("trigger for lane %s ignored: lane not running", lane)
+            return
+        proc.trigger(state, vehicle_id)
+
+    def _on_mqtt_declaration(self, d: Declaration) -> None:
+        self.store.save_declaration(d)
+        log.info("declaration %s stored (MQTT)", d.id)
 
     # -- run ---------------------------------------------------------------------------------
     def run(self, until_done: bool) -> int:

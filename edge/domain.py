@@ -101,7 +101,7 @@ class Verdict(BaseModel):
 class Evidence(BaseModel):
     """A stored image that supports a read; `path` is relative to the evidence directory."""
 
-    kind: Literal["plate", "container", "cargo", "overview"]
+    kind: Literal["plate", "container", "cargo", "hazard", "overview"]
     camera: str
     path: str
     frame_time: datetime

@@ -23,7 +23,7 @@ from edge.domain import Evidence
 
 log = logging.getLogger(__name__)
 
-KINDS = ("plate", "container", "cargo", "overview")
+KINDS = ("plate", "container", "cargo", "hazard", "overview")
 # Names that become path components: no separators, no dots, so no traversal.
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 _DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")

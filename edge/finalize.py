@@ -1,19 +1,31 @@
 """Turn a finished PassageDraft into a Passage: vote the reads, decide, pick evidence crops.
 
-Pure: evidence images are returned, not written; the sink writes them.
+Two steps because matching a declaration needs the store (I/O, sink thread)
+while voting does not: `vote_draft` (pure, lane thread) → match → `build_passage`
+(pure). Evidence images are returned, not written; the sink writes them.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 
-from edge.domain import Box, CargoRead, Direction, Passage
-from edge.passage import BestEvidence, PassageDraft
-from edge.policy import LaneExpectations, decide
+from edge.domain import (
+    Box,
+    CargoRead,
+    ContainerRead,
+    Direction,
+    HazardRead,
+    Passage,
+    PlateRead,
+    TextEvidence,
+)
+from edge.passage import BestEvidence, PassageDraft, hazard_key
+from edge.policy import DeclarationLike, LaneExpectations, PassageFacts, PolicyRules, decide
+from edge.readers.hazard import vote_hazards
 from edge.voting import vote_containers, vote_plate
 
 
@@ -23,6 +35,18 @@ class EvidenceImage:
     camera: str
     frame_time: datetime
     image: np.ndarray
+
+
+@dataclass(frozen=True)
+class Voted:
+    """What the cameras agree on for one passage."""
+
+    plate: PlateRead | None
+    vehicle_id: str | None
+    containers: list[ContainerRead] = field(default_factory=list)
+    cargo: CargoRead | None = None
+    hazards: list[HazardRead] = field(default_factory=list)
+    cargo_text: list[TextEvidence] = field(default_factory=list)
 
 
 def crop_box(image: np.ndarray, box: Box | None, pad: float = 0.35, min_side: int = 64) -> np.ndarray:
@@ -39,27 +63,67 @@ def crop_box(image: np.ndarray, box: Box | None, pad: float = 0.35, min_side: in
 
 
 def vote_cargo(reads: list[CargoRead]) -> CargoRead | None:
-    """Summed confidence per class; the winner's confidence is its mean."""
+    """Summed confidence per class; the winner's confidence is its mean.
+
+    `unknown` reads only win when nothing else was seen: a few confident frames
+    beat many frames where the bed was out of view."""
     if not reads:
         return None
+    known = [r for r in reads if r.cls != "unknown"] or reads
     totals: dict[str, list[float]] = {}
-    for r in reads:
+    for r in known:
         totals.setdefault(r.cls, []).append(r.confidence)
     cls, confs = max(totals.items(), key=lambda kv: sum(kv[1]))
     return CargoRead(cls=cls, confidence=sum(confs) / len(confs))
 
 
-def build_passage(
-    draft: PassageDraft, gate_id: str, direction: Direction, expect: LaneExpectations, now: datetime
-) -> tuple[Passage, list[EvidenceImage]]:
+def vote_text(reads: list[TextEvidence]) -> list[TextEvidence]:
+    best: dict[tuple[str, str], TextEvidence] = {}
+    for t in reads:
+        key = (t.keyword, t.commodity)
+        if key not in best or t.confidence > best[key].confidence:
+            best[key] = t
+    return sorted(best.values(), key=lambda t: -t.confidence)
+
+
+def vote_draft(draft: PassageDraft) -> Voted:
     plate_vote = vote_plate(draft.plates)
     plate = plate_vote.read if plate_vote else None
     if plate is None and draft.plates:
-        # Keep the no-read and its reason: the inspector sees why.
+        # Keep a no-read and its reason: the inspector sees why.
         plate = draft.plates[-1]
-    containers = vote_containers(draft.containers)
-    cargo = vote_cargo(draft.cargo)
-    verdict = decide(plate, None, containers, cargo, expect)
+    return Voted(
+        plate=plate,
+        vehicle_id=draft.vehicle_id,
+        containers=vote_containers(draft.containers),
+        cargo=vote_cargo(draft.cargo),
+        hazards=vote_hazards(draft.hazards),
+        cargo_text=vote_text(draft.cargo_text),
+    )
+
+
+def build_passage(
+    draft: PassageDraft,
+    voted: Voted,
+    gate_id: str,
+    direction: Direction,
+    expect: LaneExpectations,
+    rules: PolicyRules,
+    declaration: DeclarationLike | None,
+    declaration_id: str | None,
+    now: datetime,
+) -> tuple[Passage, list[EvidenceImage]]:
+    facts = PassageFacts(
+        direction=direction,
+        expect=expect,
+        plate=voted.plate,
+        vehicle_id=voted.vehicle_id,
+        containers=voted.containers,
+        cargo=voted.cargo,
+        hazards=voted.hazards,
+        cargo_text=voted.cargo_text,
+    )
+    verdict = decide(facts, declaration, rules)
     passage = Passage(
         id=uuid.uuid4().hex,
         gate=gate_id,
@@ -68,12 +132,20 @@ def build_passage(
         started_at=draft.started_at,
         ended_at=draft.ended_at,
         frames=draft.frames,
-        plate=plate,
-        containers=containers,
-        cargo=cargo,
+        plate=voted.plate,
+        vehicle_id=voted.vehicle_id,
+        containers=voted.containers,
+        cargo=voted.cargo,
+        hazards=voted.hazards,
+        cargo_text=voted.cargo_text,
+        declaration_id=declaration_id,
         verdict=verdict,
         created_at=now,
     )
+    return passage, evidence_images(draft, voted)
+
+
+def evidence_images(draft: PassageDraft, voted: Voted) -> list[EvidenceImage]:
     images: list[EvidenceImage] = []
 
     def add(kind: str, ev: BestEvidence | None, crop: bool) -> None:
@@ -81,12 +153,14 @@ def build_passage(
             img = crop_box(ev.image, ev.box) if crop else ev.image
             images.append(EvidenceImage(kind, ev.camera, ev.timestamp, img))
 
-    if plate is not None and plate.text:
-        ev = draft.evidence.get(("plate", plate.text))
+    if voted.plate is not None and voted.plate.text:
+        ev = draft.evidence.get(("plate", voted.plate.text))
         add("plate", ev, crop=True)
         add("overview", ev, crop=False)
-    for c in containers:
+    for c in voted.containers:
         add("container", draft.evidence.get(("container", c.code)), crop=False)
-    if cargo is not None:
-        add("cargo", draft.evidence.get(("cargo", cargo.cls)), crop=False)
-    return passage, images
+    if voted.cargo is not None:
+        add("cargo", draft.evidence.get(("cargo", voted.cargo.cls)), crop=False)
+    for h in voted.hazards:
+        add("hazard", draft.evidence.get(("hazard", hazard_key(h))), crop=True)
+    return images

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from edge.domain import Box, CargoRead, ContainerRead, PlateRead
+from edge.domain import Box, CargoRead, ContainerRead, HazardRead, PlateRead, TextEvidence
 
 
 @dataclass
@@ -41,6 +41,8 @@ class PassageDraft:
     plates: list[PlateRead] = field(default_factory=list)
     containers: list[ContainerRead] = field(default_factory=list)
     cargo: list[CargoRead] = field(default_factory=list)
+    hazards: list[HazardRead] = field(default_factory=list)
+    cargo_text: list[TextEvidence] = field(default_factory=list)
     # key: ("plate", text) / ("container", code) / ("cargo", class) → best frame for it
     evidence: dict[tuple[str, str], BestEvidence] = field(default_factory=dict)
     closed_at: datetime | None = None  # when the trigger zone emptied
@@ -53,6 +55,11 @@ class PassageDraft:
         cur = self.evidence.get((kind, key))
         if cur is None or confidence > cur.confidence:
             self.evidence[(kind, key)] = BestEvidence(confidence, camera, ts, image, box)
+
+
+def hazard_key(h: HazardRead) -> str:
+    """Evidence key of a panel: its UN number, else its hazard id (partial reads share the panel's key)."""
+    return h.un_number or h.hazard_id or "blank"
 
 
 class PassageAssembler:
@@ -157,6 +164,19 @@ class PassageAssembler:
             return
         p.cargo.append(read)
         p.keep_evidence("cargo", read.cls, read.confidence, camera, ts, image, None)
+
+    def add_hazards(self, ts: datetime, camera: str, reads: list[HazardRead], image: np.ndarray) -> None:
+        p = self.target()
+        if p is None:
+            return
+        p.hazards.extend(reads)
+        for h in reads:
+            p.keep_evidence("hazard", hazard_key(h), h.confidence, camera, ts, image, h.box)
+
+    def add_cargo_text(self, reads: list[TextEvidence]) -> None:
+        p = self.target()
+        if p is not None:
+            p.cargo_text.extend(reads)
 
     def tick(self, ts: datetime) -> list[PassageDraft]:
         """Release closing passages whose collection window has passed."""

@@ -8,16 +8,18 @@ PassageAssembler. No I/O here: the daemon feeds frames and takes drafts.
 from __future__ import annotations
 
 import logging
+import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
+from calibration.view import CameraView
 from cameras.frame import Frame
 from edge.config import CameraConfig, PipelineConfig
-from edge.domain import CargoRead, ContainerRead, PlateRead
+from edge.domain import Box, CargoRead, ContainerRead, HazardRead, PlateRead, TextEvidence
 from edge.occupancy import OccupancyDetector
 from edge.passage import PassageAssembler, PassageDraft
 
@@ -36,20 +38,33 @@ class CargoClassifierLike(Protocol):
     def classify(self, image: np.ndarray) -> CargoRead: ...
 
 
+class HazardReaderLike(Protocol):
+    def read(self, image: np.ndarray) -> list[HazardRead]: ...
+
+
+class CargoTextReaderLike(Protocol):
+    def read(self, image: np.ndarray) -> list[TextEvidence]: ...
+
+
 @dataclass
 class Readers:
     plate: PlateReaderLike | None = None
     container: ContainerReaderLike | None = None
     cargo: CargoClassifierLike | None = None
+    hazard: HazardReaderLike | None = None  # ADR panels: front (plate camera) and sides (container camera)
+    cargo_text: CargoTextReaderLike | None = None  # words on sacks and cartons (cargo camera)
 
 
 StageTimer = Callable[[str, float], None]
+R = TypeVar("R")
 
 
 @dataclass
 class LaneStats:
     frames: int = 0
-    reads: dict[str, int] = field(default_factory=lambda: {"plate": 0, "container": 0, "cargo": 0})
+    reads: dict[str, int] = field(
+        default_factory=lambda: {"plate": 0, "container": 0, "cargo": 0, "hazard": 0, "cargo_text": 0}
+    )
 
 
 class LaneProcessor:
@@ -69,11 +84,18 @@ class LaneProcessor:
         triggers = [c.name for c in cameras if c.trigger] or [c.name for c in cameras if c.role == "plate"]
         self._triggers = set(triggers or [cameras[0].name])
         self._occ = {c.name: OccupancyDetector(zone=c.trigger_zone) for c in cameras}
+        # Per-camera reader view (undistort → read-zone crop or rectified plane); identity when unconfigured.
+        self._views = {c.name: CameraView.from_config(c) for c in cameras}
         self._present: dict[str, bool] = {c.name: False for c in cameras}
         self._on_stage = on_stage or (lambda stage, s: None)
         self.stats = LaneStats()
+        self._triggers_in: queue.SimpleQueue[tuple[str, str | None]] = queue.SimpleQueue()
 
-    def _timed(self, stage: str, fn: Callable[[], object]) -> object:
+    def trigger(self, state: str, vehicle_id: str | None = None) -> None:
+        """An external trigger (loop detector, AI-IGV); thread-safe, applied at the next frame."""
+        self._triggers_in.put((state, vehicle_id))
+
+    def _timed(self, stage: str, fn: Callable[[], R]) -> R:
         t0 = time.perf_counter()
         try:
             return fn()
@@ -86,10 +108,13 @@ class LaneProcessor:
         cam = self._cams.get(frame.camera)
         if cam is None:
             return []
-        frac = float(self._timed("motion", lambda: self._occ[cam.name].update(frame.image)))  # type: ignore[arg-type]
+        done: list[PassageDraft] = []
+        while not self._triggers_in.empty():
+            state, vehicle_id = self._triggers_in.get()
+            done += self.assembler.external_trigger(frame.timestamp, state, vehicle_id)
+        frac = self._timed("motion", lambda: self._occ[cam.name].update(frame.image))
         present = frac >= self.cfg.motion_threshold
         self._present[cam.name] = present
-        done: list[PassageDraft] = []
         if cam.name in self._triggers:
             done += self.assembler.on_trigger(frame.timestamp, present)
         else:
@@ -99,21 +124,44 @@ class LaneProcessor:
         return done
 
     def _read(self, cam: CameraConfig, frame: Frame) -> None:
-        r = self.readers
+        r, a = self.readers, self.assembler
         ts, img = frame.timestamp, frame.image
-        if cam.role == "plate" and r.plate is not None:
-            plate: PlateRead = self._timed("plate", lambda: r.plate.read(img))  # type: ignore[assignment,union-attr]
+        # Readers see the camera's prepared view; boxes come back in view pixels and are mapped to the raw
+        # frame, which stays the evidence image.
+        view = self._views[cam.name]
+        vimg = img if view.identity else self._timed("view", lambda: view.prepare(img))
+
+        def to_frame(box: Box | None) -> Box | None:
+            return box if view.identity or box is None else view.box_to_frame(box, img.shape)
+
+        plate_r, container_r, cargo_r, text_r = r.plate, r.container, r.cargo, r.cargo_text
+        if cam.role == "plate" and plate_r is not None:
+            plate = self._timed("plate", lambda: plate_r.read(vimg))
+            plate = plate.model_copy(update={"box": to_frame(plate.box)})
             self.stats.reads["plate"] += 1
-            self.assembler.add_plate(ts, cam.name, plate, img)
-        elif cam.role == "container" and r.container is not None:
-            codes: list[ContainerRead] = self._timed("container", lambda: r.container.read(img))  # type: ignore[assignment,union-attr]
+            a.add_plate(ts, cam.name, plate, img)
+        elif cam.role == "container" and container_r is not None:
+            codes = self._timed("container", lambda: container_r.read(vimg))
+            codes = [c.model_copy(update={"box": to_frame(c.box)}) for c in codes]
             self.stats.reads["container"] += 1
             if codes:
-                self.assembler.add_containers(ts, cam.name, codes, img)
-        elif cam.role == "cargo" and r.cargo is not None:
-            cargo: CargoRead = self._timed("cargo", lambda: r.cargo.classify(img))  # type: ignore[assignment,union-attr]
-            self.stats.reads["cargo"] += 1
-            self.assembler.add_cargo(ts, cam.name, cargo, img)
+                a.add_containers(ts, cam.name, codes, img)
+        elif cam.role == "cargo":
+            if cargo_r is not None:
+                cargo = self._timed("cargo", lambda: cargo_r.classify(vimg))
+                self.stats.reads["cargo"] += 1
+                a.add_cargo(ts, cam.name, cargo, img)
+            if text_r is not None and frame.index % (self.cfg.read_every_n * self.cfg.cargo_text_every_n) == 0:
+                words = self._timed("cargo_text", lambda: text_r.read(vimg))
+                self.stats.reads["cargo_text"] += 1
+                a.add_cargo_text(words)
+        hazard_r = r.hazard
+        if hazard_r is not None and cam.role in ("plate", "container"):
+            # On the raw frame: an ADR panel often sits outside the plate/code read zone.
+            panels = self._timed("hazard", lambda: hazard_r.read(img))
+            self.stats.reads["hazard"] += 1
+            if panels:
+                a.add_hazards(ts, cam.name, panels, img)
 
     def finish(self) -> list[PassageDraft]:
         return self.assembler.finish()
