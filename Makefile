@@ -21,10 +21,13 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 venv: $(STAMP)
 
-# Debian packages the tests drive for real: a Mosquitto broker and headless Chromium.
+# Debian packages the tests drive for real: a Mosquitto broker, and the CJK font the sample generator draws
+# Chinese plates with (its determinism test regenerates a clip).
+APT_TEST := mosquitto fonts-wqy-microhei fonts-dejavu-core
 $(APT_STAMP):
-	@if ! command -v mosquitto >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; fi
+	@missing=$$(for p in $(APT_TEST); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "installing Debian packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 	@mkdir -p $(VENV) && touch $(APT_STAMP)
 
 apt-test: $(APT_STAMP)
