@@ -36,6 +36,23 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--misses", help="write every miss (file, label, read, reason) as CSV")
     ev.add_argument("--engine", default="smartgate", choices=["smartgate", "raw"],
                     help="raw: the shipped PP-OCR models end to end, for the baseline")
+
+    from edge.train.args import add_cargo_arguments  # argparse only
+
+    tr = sub.add_parser("train", help="train a model (needs: pip install -e '.[train]')")
+    tr_sub = tr.add_subparsers(dest="train_command", required=True)
+    add_cargo_arguments(tr_sub.add_parser("cargo", help="train the cargo classifier, export ONNX + model card"))
+
+    ce = sub.add_parser("cargo-eval", help="per-class figures of the cargo classifier (onnxruntime) on labelled images")
+    ce.add_argument("dirs", nargs="+", help="image folders DIR/<class>/*.jpg or folders with a labels.csv")
+    ce.add_argument("--model", help="ONNX file (default: the shipped models/cargo/cargo_cls.onnx)")
+    ce.add_argument("--min-confidence", type=float, default=0.0, help="below it the read is `unknown` (a miss)")
+    ce.add_argument("--threads", type=int, default=2)
+    ce.add_argument("--json", dest="json_out", help="write per-image results and metrics as JSON")
+
+    from calibration.cli import add_parser as add_calibrate_parser  # argparse only
+
+    add_calibrate_parser(sub)  # calibrate intrinsics --images DIR … | calibrate preview --config FILE …
     return p
 
 
@@ -67,6 +84,23 @@ def main(argv: list[str] | None = None) -> int:
         from edge.evaluate import main_eval
 
         return main_eval(args)
+    if args.command == "train":
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            print("error: training needs torch, torchvision and ultralytics: pip install -e '.[train]'", file=sys.stderr)
+            return 2
+        from edge.train.cargo import main_train
+
+        return main_train(args)
+    if args.command == "cargo-eval":
+        from edge.cargo_eval import main_cargo_eval
+
+        return main_cargo_eval(args)
+    if args.command == "calibrate":
+        from calibration.cli import main_calibrate
+
+        return main_calibrate(args)
     return 1
 
 
