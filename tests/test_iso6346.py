@@ -170,3 +170,10 @@ def test_size_type_rejects_junk_and_fixes_type_letter():
     assert iso.find_size_type("4561").code == "45G1"  # G read as 6
     assert iso.find_size_type("22C1").code == "22G1"
     assert iso.find_size_type("MAX GROSS") is None
+
+
+def test_primary_lookalike_reading_wins_when_it_verifies():
+    # '00LU…': 0 -> O is the usual confusion; 0 -> Q/D readings that also verify must not block it.
+    cand = iso.find_codes("00LU0993764")[0]
+    assert cand.code == "OOLU0993764" and cand.check_digit_ok and cand.corrected
+    assert cand.changes == [(0, "0", "O"), (1, "0", "O")]

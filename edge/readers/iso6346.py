@@ -212,13 +212,19 @@ def correct(raw: str, confs: list[float] | None = None, max_coercions: int = 2) 
     if n_coerced > max_coercions:
         return None
     conf = min(confs) if confs else 1.0
+    default = "".join(o[0] for o in opts)
+    if n_coerced and validate(default):
+        # The primary look-alike of each misplaced character (0 -> O, 1 -> I, 5 -> S ...) is by far the most
+        # likely reading; when it verifies, rarer readings that happen to verify too (0 -> Q/D) do not make
+        # it ambiguous.
+        ch = _changes(raw, default)
+        return CodeCandidate(default, True, corrected=True, raw=raw, changes=ch, confidence=conf)
     readings = _expand(opts)
     verified = [r for r in readings if validate(r)]
     if len(verified) == 1:
         code = verified[0]
         ch = _changes(raw, code)
         return CodeCandidate(code, True, corrected=bool(ch), raw=raw, changes=ch, confidence=conf)
-    default = "".join(o[0] for o in opts)
     if not verified and confs is not None and len(confs) == len(raw) and n_coerced == 0:
         order = sorted(range(len(raw)), key=lambda i: confs[i])
         weakest = order[0]
