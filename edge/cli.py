@@ -49,10 +49,19 @@ def _build_parser() -> argparse.ArgumentParser:
     ce.add_argument("--min-confidence", type=float, default=0.0, help="below it the read is `unknown` (a miss)")
     ce.add_argument("--threads", type=int, default=2)
     ce.add_argument("--json", dest="json_out", help="write per-image results and metrics as JSON")
+    ce.add_argument("--no-verify", action="store_true", help="skip the sha256 check (a model you just trained)")
+
+    from edge.bench.args import add_arguments as add_bench_arguments  # argparse only
+
+    add_bench_arguments(sub.add_parser("bench", help="pipeline vs naive baseline on sample footage: speed, accuracy"))
 
     from calibration.cli import add_parser as add_calibrate_parser  # argparse only
 
     add_calibrate_parser(sub)  # calibrate intrinsics --images DIR … | calibrate preview --config FILE …
+
+    from edge.review.users import add_parser as add_user_parser  # argparse only
+
+    add_user_parser(sub)  # user add NAME --role ROLE | user list | user token NAME …
     return p
 
 
@@ -97,10 +106,18 @@ def main(argv: list[str] | None = None) -> int:
         from edge.cargo_eval import main_cargo_eval
 
         return main_cargo_eval(args)
+    if args.command == "bench":
+        from edge.bench.main import main_bench
+
+        return main_bench(args)
     if args.command == "calibrate":
         from calibration.cli import main_calibrate
 
         return main_calibrate(args)
+    if args.command == "user":
+        from edge.review.users import main_user
+
+        return main_user(args)
     return 1
 
 
