@@ -93,3 +93,20 @@ def test_eu_band_read_as_leading_character_is_dropped():
 )
 def test_display(text, fmt, groups, shown):
     assert display(text, fmt, groups) == shown
+
+
+def test_czech_inspection_stickers_read_as_a_character_are_dropped():
+    m = match("1Z785233")[0]
+    assert m.text == "1Z75233" and m.format == "cz" and m.dropped_sticker
+    assert match("2T480211")[0].text == "2T40211"
+
+
+def test_slovak_coat_of_arms_read_as_zero_is_dropped():
+    m = match("RK0565AV")[0]
+    assert m.text == "RK565AV" and m.format == "eu_aa999aa" and m.dropped_sticker
+
+
+def test_sticker_drop_costs_more_than_an_exact_read_and_leaves_vn_plates_alone():
+    assert match("51F88270")[0].text == "51F88270"  # 8 characters, an 8 in slot 3: VN truck as read
+    assert match("1Z785233")[0].cost > match("1Z75233")[0].cost
+    assert not any(m.dropped_sticker for m in match("RKD565AV"))  # only round glyphs stand for an emblem

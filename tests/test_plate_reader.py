@@ -62,3 +62,15 @@ def test_ink_split_row_finds_the_gap_between_lines():
     img = cv2.cvtColor(_plate(["59-E1", "252.97"]), cv2.COLOR_BGR2GRAY)
     row = _ink_split_row(img)
     assert row is not None and 95 <= row <= 135
+
+
+def test_cn_tail_without_province_glyph_is_a_no_read_not_a_generic_plate(reader):
+    # "AB1234" fits a CN plate whose province glyph was lost: reading it as a foreign plate
+    # would pass a CN truck under another identity
+    r = reader.read(_plate(["AB1234"], width=520))
+    assert not r.ok and r.text is None
+
+
+def test_foreign_plate_with_a_confident_first_letter_still_reads(reader):
+    r = reader.read(_plate(["BA-302OZ"], width=600))
+    assert r.ok and r.text == "BA302OZ" and r.country == "OTHER"

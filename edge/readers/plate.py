@@ -3,16 +3,22 @@
 No plate detector: the PP-OCR text detector finds text lines in the read zone (or the crop);
 single lines and vertically stacked pairs (two-line plates: VN motorbike/square truck plates,
 CN yellow rear plates) become candidates; each is validated against the VN/CN grammars (then a
-generic one) with letter/digit fixes by position. The first CN glyph is re-decoded from the
-recogniser's probabilities restricted to the 31 province glyphs. A two-line plate is never fed
-whole to the recogniser: if the detector returns one squarish box, it is split at the
-ink-profile minimum. A wrong read is worse than a no-read, so weak or ambiguous reads become
-explicit no-reads with a reason.
+generic one) with letter/digit fixes by position. A two-line plate is never fed whole to the
+recogniser: if the detector returns one squarish box, it is split at the ink-profile minimum.
+
+A wrong read is worse than a no-read, so three recognisers check each other (PP-OCRv6-small is
+the main one; v4 and v5 re-read the same crops): CN-looking lines are voted (province glyph from
+the recognisers' probabilities over the 31 provinces, tail by majority), weak reads need a second
+recogniser's agreement (`low_agreement` otherwise), and weak foreign reads go to a 2-of-3 vote.
+Weak or ambiguous reads become explicit no-reads with a reason.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -26,6 +32,7 @@ from edge.readers.plate_grammar import (
     CN_PROVINCES,
     FORMAT_NAMES,
     PROVINCE_SET,
+    STICKER_SLOTS,
     GrammarMatch,
     display,
     match,
@@ -33,8 +40,15 @@ from edge.readers.plate_grammar import (
 )
 
 PROVINCE_MIN_P = 0.3  # lowest probability for a province glyph re-decoded among the 31
+PROVINCE_AGREED_MIN_P = 0.15  # the same, when several recognisers agree on the glyph
+PROVINCE_MARGIN = 0.5  # the runner-up province must be below this fraction of the winner
+PROVINCE_SEEN_P = 0.05  # below this a recogniser's best province probability means it saw none
+TAIL_UNCONFIRMED = 0.5  # confidence cap of a CN tail the recognisers disagree on (tie): a no-read
 _CN_TAIL = re.compile(r"^[A-HJ-NP-Z][A-HJ-NP-Z0-9]{4}[A-HJ-NP-Z0-9挂学警港澳]$")
+_CN_SERIAL = re.compile(r"^[A-HJ-NP-Z0-9]{5}$")
 GENERIC_MIN_CHAR_CONF = 0.8
+MAJORITY_BELOW = 0.9  # foreign reads whose weakest character is below this are put to a 2-of-3 vote
+CROSS_CHECK_BELOW = 0.55  # a read whose weakest character is below this needs a second recogniser's agreement
 SMALL_SIDE = 64  # crops whose short side is below this are upscaled before detection
 MAX_LINES = 24  # recognise at most this many text lines per image (largest first)
 
@@ -48,6 +62,8 @@ class _Line:
     char_conf: list[float] = field(default_factory=list)
     engine: OcrEngine | None = None  # the recogniser that produced `rec` when not the main one
     fixed: bool = False  # text already carries a re-decoded province glyph
+    voted: bool = False  # CN reading voted by several recognisers (see PlateReader._vote)
+    cn_only: bool = False  # looked like a CN plate: only the voted CN reading may come from it
 
     @property
     def x0(self) -> float:
@@ -80,6 +96,7 @@ class _Candidate:
     grammar: GrammarMatch
     score: float
     raw: str
+    conf: list[float] = field(default_factory=list)  # per character of grammar.text's source, emblems dropped
 
 
 def _norm_conf(raw: str, conf: list[float]) -> list[float]:
@@ -98,6 +115,89 @@ def _province_indices_for(rec_name: str) -> tuple[int, ...]:
 
 def _province_indices(engine: OcrEngine) -> tuple[int, ...]:
     return _province_indices_for(engine.rec_name)
+
+
+@cache
+def _province_columns(rec_name: str) -> tuple[int, ...]:
+    """Charset column of each of the 31 provinces, in CN_PROVINCES order (-1: not in the charset)."""
+    index = {c: i for i, c in enumerate(_charset(rec_name))}
+    return tuple(index.get(c, -1) for c in CN_PROVINCES)
+
+
+def _ascii_fold(text: str) -> str:
+    """Accents dropped ('Á' → 'A'): a glyph smudged into an accented letter is still that letter."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def _cn_shape(ln: _Line) -> int | None:
+    """7, 6 or 5 when the line looks like a CN plate (whole, province glyph dropped, province
+    and authority letter dropped), else None. A confidently read Latin first letter on a
+    7-character line is a foreign plate (Slovak BA302OZ), not a CN one; a 5-character serial
+    needs a letter and three digits (VN bottom lines are all digits)."""
+    t = _ascii_fold(ln.text)
+    if len(t) >= 6:  # I and O never occur in a CN serial: they are 1 and 0 there
+        t = t[: len(t) - 5] + _serial_fix(t[len(t) - 5 :])
+    if len(t) == 7 and _CN_TAIL.match(t[1:]):
+        first_sure = t[0].isascii() and bool(ln.char_conf[:1]) and ln.char_conf[0] >= 0.9
+        return None if first_sure else 7
+    if len(t) == 6 and _CN_TAIL.match(t):
+        return 6
+    if len(t) == 6 and not t[0].isascii() and _CN_SERIAL.match(t[1:]):
+        return 7  # glyph misread as another CJK glyph and the letter dropped (底K5358)
+    if (len(t) == 5 and _CN_SERIAL.match(t) and sum(c.isdigit() for c in t) >= 3
+            and any(c.isalpha() for c in t)):
+        return 5
+    return None
+
+
+def _cn_tail(text: str, conf: list[float]) -> tuple[str, list[float]] | None:
+    """The 6 characters after the province glyph (authority letter + serial), I/O fixed to 1/0
+    in the serial, from a reading with or without its province glyph."""
+    t = _ascii_fold(text)
+    if len(t) != len(conf):
+        conf = (conf + [min(conf, default=0.0)] * len(t))[: len(t)]
+    skip = len(t) - 6
+    if skip < 0 or skip > 2 or (skip == 2 and t[1].isascii()):
+        return None
+    tail = t[skip] + _serial_fix(t[skip + 1 :])
+    return (tail, conf[skip:]) if _CN_TAIL.match(tail) else None
+
+
+def _province_choice(seen: list[np.ndarray]) -> tuple[int, float] | None:
+    """Province index and confidence from each recogniser's probabilities over the 31 glyphs.
+
+    A strict majority of recognisers naming the same glyph wins even when each is weak (陕 read
+    by all three at 0.2–0.4, with 候/铁 as their free readings); its confidence is their noisy-OR.
+    Without a majority, the mean probability decides, and only with a clear margin when the
+    recognisers name different glyphs (粤 vs 鄂 is a guess, so a no-read).
+    """
+    names = Counter(int(v.argmax()) for v in seen)
+    (k, n), *rest = names.most_common()
+    if n >= 2 and (not rest or rest[0][1] < n):
+        agreeing = [v[k] for v in seen if int(v.argmax()) == k]
+        if float(np.mean(agreeing)) < PROVINCE_AGREED_MIN_P:
+            return None
+        return k, 1.0 - float(np.prod([1.0 - x for x in agreeing]))
+    mean = np.mean(seen, axis=0)
+    second, best = np.sort(mean)[-2:]
+    if best < PROVINCE_MIN_P or (len(names) > 1 and second > PROVINCE_MARGIN * best):
+        return None
+    return int(mean.argmax()), float(best)
+
+
+def _kept_conf(g: GrammarMatch, conf: list[float]) -> list[float]:
+    """Confidences of the characters the match kept: a dropped EU band or emblem (often read
+    weakly) must not make the plate's own characters look unsure."""
+    if g.dropped_first:
+        return conf[1:]
+    if g.dropped_sticker and g.format in STICKER_SLOTS:
+        slot = STICKER_SLOTS[g.format]
+        return conf[:slot] + conf[slot + 1 :]
+    return conf
+
+
+def _serial_fix(serial: str) -> str:
+    return serial.replace("I", "1").replace("O", "0")
 
 
 def _overlap(a: _Candidate, b: _Candidate) -> bool:
@@ -148,11 +248,15 @@ class PlateReader:
         min_char_confidence: float = 0.3,
         max_side: int = 960,
         cn_engine: OcrEngine | None = None,
+        check_engine: OcrEngine | None = None,
     ):
         self.engine = engine or OcrEngine()
         # PP-OCRv4 re-reads CN-looking lines (sessions are shared process-wide)
         self.cn_engine = cn_engine if cn_engine is not None else OcrEngine(
             det=self.engine.det_name, rec="v4", threads=self.engine.threads)
+        # PP-OCRv5: third voter on CN-looking lines
+        self.check_engine = check_engine if check_engine is not None else OcrEngine(
+            det=self.engine.det_name, rec="v5", threads=self.engine.threads)
         self.formats = formats
         self.min_confidence = min_confidence
         self.min_char_confidence = min_char_confidence
@@ -184,7 +288,11 @@ class PlateReader:
             raw = best.raw if best else " | ".join(ln.rec.text for ln in lines[:4])
             reason = "low_confidence" if best else "grammar_mismatch"
             return [PlateRead(raw=raw, reason=reason, confidence=best.score if best else 0.0)]
-        chosen = self._non_overlapping(accepted)
+        chosen = [c for c in (self._majority(work, c) for c in self._non_overlapping(accepted))
+                  if self._confirmed(work, c)]
+        if not chosen:
+            best = accepted[0]
+            return [PlateRead(raw=best.raw, reason="low_agreement", confidence=round(best.score, 4))]
         return [self._to_read(c, scale, pad, ox, oy) for c in chosen]
 
     # -- steps -------------------------------------------------------------------------------------
@@ -237,49 +345,85 @@ class PlateReader:
         return lines
 
     def _cn_rereads(self, work: np.ndarray, lines: list[_Line]) -> list[_Line]:
-        """Second reading, by the PP-OCRv4 recogniser, of lines that look like a CN plate whose
-        province glyph was misread or dropped: v4 reads the province glyphs far better than v6.
-        A 6-character line is re-cropped one character height further left, where the dropped
-        glyph should be."""
-        if self.cn_engine is None:
-            return []
-        todo: list[tuple[_Line, np.ndarray, np.ndarray]] = []
+        """Vote of three recognisers on lines that look like a CN plate.
+
+        The general recognisers confuse province glyphs (粤/鄂, 湘/浙), misread them as other CJK
+        glyphs (候, 底) or drop them, each on different plates. Every CN-looking line is re-read
+        by PP-OCRv4 and PP-OCRv5 (and a line missing one or two leading characters also from a
+        crop widened to the left); the province glyph is the argmax of the recognisers' mean
+        probability over the 31 provinces, the 6-character tail the majority reading. The line
+        then yields only this voted CN reading (`cn_only`): a line that looked like a damaged CN
+        plate must not come out as a foreign or generic plate (R35779 for 川R35779).
+        """
+        todo: list[tuple[_Line, np.ndarray, np.ndarray, bool]] = []  # line, quad, crop, glyph strip only
         for ln in lines:
-            t = ln.text
-            # 7 characters: only when the first glyph is a non-province CJK glyph or unsure; a
-            # confidently read Latin letter is a foreign plate (Slovak BA302OZ), not a CN one.
-            if len(t) == 7 and (t[0] in PROVINCE_SET or not _CN_TAIL.match(t[1:])
-                                or (t[0].isascii() and ln.char_conf[:1] and ln.char_conf[0] >= 0.9)):
+            kind = _cn_shape(ln)
+            if kind is None:
                 continue
-            if len(t) == 6 and not _CN_TAIL.match(t):
-                continue
-            if len(t) not in (6, 7):
-                continue
-            todo.append((ln, ln.quad, crop_quad(work, ln.quad, pad=0.1)))
-            if len(t) == 6:  # the glyph may lie outside the detected box, or inside it but dropped
+            todo.append((ln, ln.quad, crop_quad(work, ln.quad, pad=0.1), False))
+            if kind < 7:  # the glyph(s) may lie outside the detected box, or inside it but dropped
                 q = ln.quad.copy()
-                q[[0, 3], 0] = np.maximum(q[[0, 3], 0] - 1.0 * ln.h, 0)
-                todo.append((ln, q, crop_quad(work, q, pad=0.1)))
+                q[[0, 3], 0] = np.maximum(q[[0, 3], 0] - (1.0 if kind == 6 else 1.8) * ln.h, 0)
+                todo.append((ln, q, crop_quad(work, q, pad=0.1), False))
         if not todo:
             return []
-        recs = self.cn_engine.recognize([c for _, _, c in todo], return_probs=True)
+        crops = [t[2] for t in todo]
+        reads: dict[int, list[tuple[OcrEngine, RecResult, np.ndarray, bool]]] = {}
+        for eng in (self.cn_engine, self.check_engine):
+            for (ln, q, _, glyph), r in zip(todo, eng.recognize(crops, return_probs=True), strict=True):
+                reads.setdefault(id(ln), []).append((eng, r, q, glyph))
+        # the main recogniser's reading of the extra crops (its reading of the box is ln.rec)
+        extra = [k for k, t in enumerate(todo) if t[1] is not t[0].quad]
+        for k, r in zip(extra, self.engine.recognize([crops[k] for k in extra], return_probs=True), strict=True):
+            reads[id(todo[k][0])].append((self.engine, r, todo[k][1], todo[k][3]))
         out = []
-        province_idx = _province_indices(self.cn_engine)
-        charset = self.cn_engine.charset
-        for (ln, q, _), r in zip(todo, recs, strict=True):
-            text = normalise(r.text)
-            if text:  # v4's own reading
-                out.append(_Line(q, r, text, r.confidence, _norm_conf(r.text, r.char_conf), self.cn_engine))
-            # v4's province glyph + the main recogniser's tail
-            segs = [sg for sg in ctc_segments(r.probs) if normalise(charset[sg[0]])]
-            if not segs:
-                continue
-            k, p = best_in(r.probs, 0, segs[0][2], province_idx)
-            if p < PROVINCE_MIN_P:
-                continue
-            tail, tconf = (ln.text, ln.char_conf) if len(ln.text) == 6 else (ln.text[1:], ln.char_conf[1:])
-            out.append(_Line(q, ln.rec, charset[k] + tail, ln.conf, [p, *tconf], self.cn_engine, fixed=True))
+        for ln in {id(t[0]): t[0] for t in todo}.values():
+            voted = self._vote(ln, [(self.engine, ln.rec, ln.quad, False), *reads.get(id(ln), [])])
+            # a Latin first letter with no province glyph found may be a foreign plate (RK896AO)
+            ln.cn_only = voted is not None or len(ln.text) < 7 or not ln.text[0].isascii()
+            if voted is not None:
+                out.append(voted)
         return out
+
+    def _vote(self, ln: _Line, readings: list[tuple[OcrEngine, RecResult, np.ndarray, bool]]) -> _Line | None:
+        """Province glyph by the recognisers' mean constrained probability (each recogniser's best
+        over its crops: the glyph may be inside only the widened one), tail by majority."""
+        prov: dict[str, np.ndarray] = {}
+        tails: dict[str, list[tuple[float, list[float], np.ndarray]]] = {}
+        for eng, r, q, glyph in readings:
+            if r.probs is None:
+                continue
+            charset = eng.charset
+            segs = [sg for sg in ctc_segments(r.probs) if normalise(charset[sg[0]])]
+            if not segs and not glyph:
+                continue
+            idx = _province_columns(eng.rec_name)
+            window = r.probs if glyph else r.probs[: segs[0][2] + 1]
+            vec = np.array([window[:, i].max() if i >= 0 else 0.0 for i in idx])
+            prov[eng.rec_name] = np.maximum(prov.get(eng.rec_name, vec), vec)
+            if glyph:
+                continue
+            tail = _cn_tail(normalise(r.text), _norm_conf(r.text, r.char_conf))
+            if tail is not None:
+                tails.setdefault(tail[0], []).append((float(np.mean(tail[1])), tail[1], q))
+        if not prov or not tails:
+            return None
+        # a recogniser that saw no province glyph at all (dropped it) abstains
+        seen = [v for v in prov.values() if v.max() >= PROVINCE_SEEN_P]
+        if not seen:
+            return None
+        choice = _province_choice(seen)
+        if choice is None:
+            return None
+        k, p = choice
+        # majority tail; a tie between different tails is unresolved (capped confidence)
+        ranked = sorted(tails.items(), key=lambda kv: (len(kv[1]), max(v[0] for v in kv[1])), reverse=True)
+        text, votes = ranked[0]
+        _, conf, q = max(votes, key=lambda v: v[0])
+        if len(ranked) > 1 and len(ranked[1][1]) >= len(votes):
+            conf = [min(c, TAIL_UNCONFIRMED) for c in conf]
+        return _Line(q, ln.rec, CN_PROVINCES[k] + text, ln.conf, [p, *conf], self.cn_engine, fixed=True,
+                     voted=True)
 
     def _province_fix(self, line: _Line) -> list[tuple[str, list[float]]]:
         """Alternative readings of a line with its first glyph decoded among the 31 provinces."""
@@ -324,10 +468,12 @@ class PlateReader:
             for g in match(text, self.formats, conf=conf):
                 if two and not g.strict:
                     continue  # a generic two-line guess is too loose
+                if not two and parts[0].cn_only and not parts[0].voted:
+                    continue  # only the voted reading speaks for a CN-looking line
                 g = self._layout_format(g, parts)
-                mean = float(np.mean(conf))
-                score = mean * (0.93 ** g.corrections)
-                cands.append(_Candidate(parts, g, score, raw))
+                kept = _kept_conf(g, conf)
+                score = float(np.mean(kept)) * (0.93 ** g.corrections)
+                cands.append(_Candidate(parts, g, score, raw, kept))
 
         for ln in lines:
             add([ln], ln.text, ln.char_conf, ln.rec.text)
@@ -369,16 +515,51 @@ class PlateReader:
                 name = "vn_moto" if top_len == 4 and g.text[3].isdigit() else "vn_two_line"
         if name == g.format:
             return g
-        return GrammarMatch(g.text, name, g.country, g.corrections, g.groups, g.strict, g.tier, g.dropped_first)
+        return dataclasses.replace(g, format=name)
 
     def _acceptable(self, c: _Candidate) -> bool:
         """Confident enough. A generic read (no national grammar to check it) must be sure of
         every character: a misread CN province glyph otherwise passes as a foreign plate."""
-        confs = [x for ln in c.lines for x in ln.char_conf]
+        confs = c.conf
         if c.score < self.min_confidence:
             return False
         floor = self.min_char_confidence if c.grammar.tier < 2 else GENERIC_MIN_CHAR_CONF
         return not (confs and min(confs) < floor)
+
+    def _majority(self, work: np.ndarray, c: _Candidate) -> _Candidate:
+        """Foreign plates: when PP-OCRv4 and v5 agree on another reading in the same format and the
+        main recogniser was unsure, two of three recognisers win (RK884AL over RK384AL). Not for
+        VN/CN: their templates accept the older models' typical slips (Y/V, 2/Z) as valid plates."""
+        confs = c.conf
+        if c.grammar.tier < 1 or not confs or min(confs) >= MAJORITY_BELOW:
+            return c
+        crops = [crop_quad(work, ln.quad, pad=0.1) for ln in c.lines]
+        others = []
+        for eng in (self.cn_engine, self.check_engine):
+            recs = eng.recognize(crops)
+            text = "".join(normalise(r.text) for r in recs)
+            conf = [x for r in recs for x in _norm_conf(r.text, r.char_conf)]
+            same = [m for m in match(text, self.formats, conf=conf or None) if m.format == c.grammar.format]
+            others.append((same[0] if same else None, conf))
+        (a, conf_a), (b, _) = others
+        if a is None or b is None or a.text != b.text or a.text == c.grammar.text:
+            return c
+        kept = _kept_conf(a, conf_a)
+        return _Candidate(c.lines, a, float(np.mean(kept)) * (0.93 ** a.corrections), c.raw, kept)
+
+    def _confirmed(self, work: np.ndarray, c: _Candidate) -> bool:
+        """A read with a weak character must be confirmed by a second recogniser (PP-OCRv4 or
+        v5 reading the same crops to the same grammar text); single-recogniser digit slips
+        (59Y114665 for 59Y144665) are the main VN wrong reads. CN reads were already voted."""
+        confs = c.conf
+        if any(ln.voted for ln in c.lines) or not confs or min(confs) >= CROSS_CHECK_BELOW:
+            return True
+        crops = [crop_quad(work, ln.quad, pad=0.1) for ln in c.lines]
+        for eng in (self.cn_engine, self.check_engine):
+            text = "".join(normalise(r.text) for r in eng.recognize(crops))
+            if any(m.text == c.grammar.text for m in match(text, self.formats)):
+                return True
+        return False
 
     @staticmethod
     def _non_overlapping(cands: list[_Candidate]) -> list[_Candidate]:

@@ -129,6 +129,12 @@ GENERIC_FORMAT = _fmt("other", "OTHER", _rep(GENERIC, 5, 6, 7, 8), tier=2)
 # exact foreign national reading beats a VN reading that needs two fixes (Czech 1B80338).
 TIER_COST = (0.0, 0.3, 1.5)
 DROP_FIRST_COST = 0.8  # the EU country band ("SK", flag) read as a leading character
+# Emblems inside the character row that recognisers read as one extra round character: the two
+# stacked inspection stickers of Czech plates after the 3rd character (1Z7 ⁸ 5233), the Slovak
+# coat of arms after the district code (RK ⁰ 565AV). Position of the extra character per format.
+STICKER_COST = 1.0  # above one letter/digit fix: "5lF88270" stays a VN plate
+STICKER_CHARS = frozenset("80OB")
+STICKER_SLOTS = {"cz": 3, "eu_aa999aa": 2}
 
 
 @dataclass(frozen=True)
@@ -141,10 +147,12 @@ class GrammarMatch:
     strict: bool
     tier: int = 0
     dropped_first: bool = False
+    dropped_sticker: bool = False  # a Czech inspection sticker read as a character was removed
 
     @property
     def cost(self) -> float:
-        return self.corrections + TIER_COST[self.tier] + (DROP_FIRST_COST if self.dropped_first else 0.0)
+        return (self.corrections + TIER_COST[self.tier] + (DROP_FIRST_COST if self.dropped_first else 0.0)
+                + (STICKER_COST if self.dropped_sticker else 0.0))
 
     @property
     def display(self) -> str:
@@ -216,21 +224,26 @@ def match(text: str, formats: tuple[str, ...] = FORMAT_NAMES, max_corrections: i
     """
     norm = normalise(text)
     found: dict[tuple[str, str], GrammarMatch] = {}
-    variants = [(norm, False, conf)]
+    variants = [(norm, False, conf, False)]
     if len(norm) > 5:
-        variants.append((norm[1:], True, conf[1:] if conf else None))
+        variants.append((norm[1:], True, conf[1:] if conf else None, False))
+    for slot in sorted(set(STICKER_SLOTS.values())):
+        if len(norm) == 8 and norm[slot] in STICKER_CHARS:
+            variants.append((norm[:slot] + norm[slot + 1:], False,
+                             conf[:slot] + conf[slot + 1:] if conf else None, slot))
     by_len = _formats_by_len(tuple(formats))
-    for cand, dropped, cconf in variants:
+    for cand, dropped, cconf, sticker in variants:
         for fmt, k in by_len.get(len(cand), []):
-            if dropped and fmt.tier != 1:
+            if (dropped and fmt.tier != 1) or (sticker is not False and STICKER_SLOTS.get(fmt.name) != sticker):
                 continue
             m = _match_template(cand, fmt.templates[k], fmt.country, cconf)
-            if m is None or m[1] > (0 if dropped else max_corrections):
+            if m is None or m[1] > (0 if dropped or sticker is not False else max_corrections):
                 continue
             fixed, subs = m
             if fmt.tier == 2 and (not any(c.isdigit() for c in fixed) or not any(c.isalpha() for c in fixed)):
                 continue
-            g = GrammarMatch(fixed, fmt.name, fmt.country, subs, fmt.groups[k], fmt.strict, fmt.tier, dropped)
+            g = GrammarMatch(fixed, fmt.name, fmt.country, subs, fmt.groups[k], fmt.strict, fmt.tier, dropped,
+                             sticker is not False)
             key = (fmt.name, fixed)
             if key not in found or found[key].cost > g.cost:
                 found[key] = g

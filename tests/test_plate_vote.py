@@ -1,0 +1,54 @@
+"""CN plate voting helpers: line shape, tail extraction, province choice across recognisers."""
+
+import numpy as np
+
+from edge.ocr.engine import RecResult
+from edge.readers.plate import _cn_shape, _cn_tail, _Line, _province_choice
+from edge.readers.plate_grammar import CN_PROVINCES
+
+
+def _line(text: str, first_conf: float = 0.5) -> _Line:
+    conf = [first_conf] + [0.95] * (len(text) - 1)
+    quad = np.array([[0, 0], [100, 0], [100, 30], [0, 30]], np.float32)
+    return _Line(quad, RecResult(text, 0.9, conf), text, 0.9, conf)
+
+
+def _probs(**glyphs: float) -> np.ndarray:
+    v = np.zeros(len(CN_PROVINCES))
+    for g, p in glyphs.items():
+        v[CN_PROVINCES.index(g)] = p
+    return v
+
+
+def test_cn_shape_recognises_damaged_cn_plates_but_not_foreign_or_vn_lines():
+    assert _cn_shape(_line("川AY116F")) == 7
+    assert _cn_shape(_line("MR35779", 0.7)) == 7  # 川 misread as M
+    assert _cn_shape(_line("BA302OZ", 0.99)) is None  # confident Latin letter: Slovak plate
+    assert _cn_shape(_line("R35779")) == 6  # province glyph dropped
+    assert _cn_shape(_line("底K5358")) == 7  # glyph misread and authority letter dropped
+    assert _cn_shape(_line("A2825")) == 5  # province and letter outside the detected box
+    assert _cn_shape(_line("25297")) is None  # VN bottom line: all digits
+    assert _cn_shape(_line("FWE50")) is None  # letters-heavy vanity text
+
+
+def test_cn_tail_strips_the_province_glyph_and_fixes_serial_i_o():
+    assert _cn_tail("川AY116F", [0.9] * 7) == ("AY116F", [0.9] * 6)
+    assert _cn_tail("MAMI186", [0.9] * 7)[0] == "AM1186"
+    assert _cn_tail("R35779", [0.9] * 6)[0] == "R35779"
+    assert _cn_tail("A2825", [0.9] * 5) is None
+    assert _cn_tail("ÁA85Z95", [0.9] * 7)[0] == "A85Z95"  # accent folded
+
+
+def test_province_majority_wins_even_when_each_recogniser_is_weak():
+    k, p = _province_choice([_probs(陕=0.17, 京=0.02), _probs(陕=0.28), _probs(陕=0.38, 粤=0.1)])
+    assert CN_PROVINCES[k] == "陕" and p > 0.6  # noisy-OR of three agreeing readings
+
+
+def test_province_contest_without_margin_is_a_no_read():
+    assert _province_choice([_probs(鄂=0.8, 粤=0.6), _probs(粤=0.78, 鄂=0.5)]) is None
+
+
+def test_province_single_recogniser_needs_enough_probability():
+    k, p = _province_choice([_probs(川=0.9)])
+    assert CN_PROVINCES[k] == "川" and p == 0.9
+    assert _province_choice([_probs(川=0.2)]) is None
