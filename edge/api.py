@@ -35,6 +35,9 @@ from edge.domain import Passage
 from edge.evidence import EvidenceStore
 from edge.metrics import CONTENT_TYPE, Metrics
 from edge.payload import SCHEMA_VERSION
+from edge.review.auth import Auth
+from edge.review.routes import build_review_router
+from edge.review.sse import ReviewEvents
 from edge.store import Store
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,12 @@ MAX_LIMIT = 500
 _bearer = HTTPBearer(auto_error=False, description="Required when the gate is configured with api.token_env")
 # Camera states that mean "should deliver frames but does not".
 _BAD_CAMERA_STATES = {"reconnecting", "offline"}
+_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+_CSP_DOCS = ("default-src 'self'; img-src 'self' data: https://fastapi.tiangolo.com; "
+             "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+             "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; worker-src 'self' blob:; "
+             "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
 
 
 @dataclass
@@ -66,6 +75,10 @@ class ApiState:
     # External trigger (loop detector): (lane, "start" | "end", vehicle_id or None).
     on_trigger: Callable[[str, str, str | None], None] | None = None
     lanes: list[str] = field(default_factory=list)  # lane ids that accept triggers
+    # Review page (edge/review): inspectors' decisions go to MQTT through this (MqttPublisher.publish_decision);
+    # the daemon calls review_events.passage(p) after storing a passage so new flags reach open pages.
+    publish_decision: Callable[[dict[str, Any]], None] | None = None
+    review_events: ReviewEvents = field(default_factory=ReviewEvents)
 
 
 class Health(BaseModel):
@@ -162,12 +175,18 @@ def create_app(state: ApiState) -> FastAPI:
         "camera health, evidence images and Prometheus metrics.",
     )
     app.state.smartgate = state
+    review_auth = Auth(state.store, shared_token=state.token)
+
+    app.add_middleware(SecurityHeaders)
 
     def require_token(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
         if state.token is None:
             return
         given = creds.credentials if creds is not None else ""
-        if not hmac.compare_digest(given.encode(), state.token.encode()):
+        if hmac.compare_digest(given.encode(), state.token.encode()):
+            return
+        # A personal machine token (`smartgate user token NAME`, any role) is accepted too.
+        if review_auth.token_principal(given) is None:
             raise HTTPException(401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
 
     auth = [Depends(require_token)]
@@ -328,7 +347,35 @@ def create_app(state: ApiState) -> FastAPI:
         """Prometheus text exposition."""
         return Response(state.metrics.render(), media_type=CONTENT_TYPE)
 
+    app.include_router(build_review_router(state, review_auth))  # /review page, /api/review/*, /api/audit
     return app
+
+
+class SecurityHeaders:
+    """CSP, nosniff, no framing, no referrer on every response (pure ASGI: streams such as SSE pass through)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # FastAPI's doc pages load Swagger UI / ReDoc from a CDN with inline scripts.
+        csp = _CSP_DOCS if scope.get("path") in ("/docs", "/redoc") else _CSP
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                for k, v in ((b"content-security-policy", csp), (b"x-content-type-options", "nosniff"),
+                             (b"x-frame-options", "DENY"), (b"referrer-policy", "no-referrer")):
+                    if k not in present:
+                        headers.append((k, v.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def _camera_snapshots(state: ApiState) -> list[CameraStatus]:

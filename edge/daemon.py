@@ -9,74 +9,32 @@ and the sink queue is drained before exit, so no verdict is dropped.
 from __future__ import annotations
 
 import argparse
-import heapq
 import logging
 import queue
 import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cameras.base import FrameSource
-from cameras.frame import Frame
 from edge import __version__
 from edge.config import Config, ConfigError, load_config
 from edge.declarations import Declaration
 from edge.domain import Direction, Passage
 from edge.finalize import Voted, build_passage, vote_draft
+from edge.lane_frames import merged_frames
 from edge.matching import MatchResult, match_declaration
 from edge.passage import PassageDraft
-from edge.pipeline import LaneProcessor, Readers
+from edge.pipeline import LaneProcessor
 from edge.policy import LaneExpectations, PolicyRules
+from edge.readers.factory import build_readers
 
 log = logging.getLogger("smartgate")
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "data_samples" / "demo.yaml"
-
-
-def _merged_frames(sources: list[FrameSource], stop: threading.Event) -> Iterator[Frame]:
-    """One lane's frames in time order.
-
-    Files are merged by timestamp (deterministic replay, cameras stay in step
-    whatever their decode speed); live sources are read by one thread each and
-    taken in arrival order, which is time order to within a frame.
-    """
-    if all(not s.is_live for s in sources):
-        for frame in heapq.merge(*(s.frames() for s in sources), key=lambda f: f.timestamp):
-            if stop.is_set():
-                return
-            yield frame
-        return
-    q: queue.Queue[Frame | None] = queue.Queue(maxsize=64)
-
-    def pump(src: FrameSource) -> None:
-        try:
-            for f in src.frames():
-                if stop.is_set():
-                    break
-                q.put(f)
-        except Exception:  # a dying source must not take the lane down
-            log.exception("camera %s: source failed", src.name)
-        finally:
-            q.put(None)
-
-    threads = [threading.Thread(target=pump, args=(s,), name=f"cam-{s.name}", daemon=True) for s in sources]
-    for t in threads:
-        t.start()
-    ended = 0
-    while ended < len(threads) and not stop.is_set():
-        try:
-            item = q.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        if item is None:
-            ended += 1
-        else:
-            yield item
 
 
 @dataclass
@@ -103,7 +61,7 @@ class Daemon:
         self.store = Store(cfg.storage.database)
         self.evidence = EvidenceStore(cfg.storage.evidence_dir)
         self.sources: dict[str, FrameSource] = {c.name: open_source(c) for c in cfg.cameras}
-        self.readers = self._build_readers()
+        self.readers = build_readers(cfg)
         self.rules = PolicyRules.from_config(cfg.policy)
         self.lanes: dict[str, LaneProcessor] = {}
         self.sink_q: queue.Queue[Finished | None] = queue.Queue()
@@ -121,41 +79,10 @@ class Daemon:
             )
         self.api_url = (cfg.api.public_url or f"http://{cfg.api.bind}:{cfg.api.port}") if cfg.api.enabled else None
         self._server = None
+        self.api_state = None
         self.passages_done = 0
 
     # -- set-up ------------------------------------------------------------------------------
-    def _build_readers(self) -> Readers:
-        roles = {c.role for c in self.cfg.cameras}
-        readers = Readers()
-        if not roles & {"plate", "container", "cargo"}:
-            return readers
-        from edge.ocr.engine import OcrEngine
-
-        engine = OcrEngine(threads=self.cfg.ocr.threads)
-        if "plate" in roles:
-            from edge.readers.plate import PlateReader
-
-            readers.plate = PlateReader(engine)
-        if "container" in roles:
-            from edge.readers.container import ContainerReader
-
-            # include_unverified: a code that fails its check digit reaches the policy (flag), not silence.
-            readers.container = ContainerReader(engine, threads=self.cfg.ocr.threads, include_unverified=True)
-        if roles & {"plate", "container"}:
-            from edge.readers.hazard import HazardPanelReader
-
-            readers.hazard = HazardPanelReader(engine)
-        if "cargo" in roles:
-            from edge.readers.cargo import CargoClassifier
-            from edge.readers.cargo_text import CargoTextReader
-
-            try:
-                readers.cargo = CargoClassifier(threads=self.cfg.ocr.threads)
-            except (OSError, ValueError, RuntimeError) as e:  # missing or tampered model: run on, cargo unverified
-                log.error("cargo classifier unavailable (%s): every passage will flag cargo_unverified", e)
-            readers.cargo_text = CargoTextReader(engine)
-        return readers
-
     def camera_health(self) -> list[dict]:
         return [s.health().model_dump(mode="json") for s in self.sources.values()]
 
@@ -183,7 +110,9 @@ class Daemon:
             on_declaration=lambda d: log.info("declaration %s stored (API)", d.id),
             on_trigger=self.on_trigger,
             lanes=[lane.id for lane in self.cfg.lanes],
+            publish_decision=self.mqtt.publish_decision if self.mqtt is not None else None,
         )
+        self.api_state = state
         config = uvicorn.Config(
             create_app(state), host=self.cfg.api.bind, port=self.cfg.api.port, log_level="warning", access_log=False
         )
@@ -214,7 +143,7 @@ class Daemon:
                 self.sink_q.put(Finished(d, vote_draft(d), lane.direction, expect))
 
         try:
-            for frame in _merged_frames(sources, self.stop):
+            for frame in merged_frames(sources, self.stop):
                 self.metrics.frames_total.labels(camera=frame.camera).inc()
                 emit(proc.process(frame))
         except Exception:
@@ -246,6 +175,8 @@ class Daemon:
             except (OSError, ValueError) as e:  # a full disk or a bad crop loses evidence, never the verdict
                 log.error("passage %s: evidence %s not saved: %s", p.id, img.kind, e)
         self.store.save_passage(p)
+        if self.api_state is not None:
+            self.api_state.review_events.passage(p)  # live queue update on open review pages
         if match is not None and not self.store.mark_declaration_matched(
             match.declaration.id, p.id, only_if_unmatched=True
         ):
@@ -328,6 +259,8 @@ class Daemon:
         if self.mqtt is not None:
             self.mqtt.wait_published(10)
             self.mqtt.close()
+        if self.api_state is not None:
+            self.api_state.review_events.close()  # end open SSE streams so shutdown does not wait on them
         if self._server is not None:
             self._server.should_exit = True
         self.store.close()

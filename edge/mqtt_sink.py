@@ -263,6 +263,12 @@ class MqttPublisher:
         body = json.dumps(passage_payload(p, evidence_base_url), ensure_ascii=False, separators=(",", ":"))
         self._publish(topic, body, qos=self.cfg.qos, retain=False)
 
+    def publish_decision(self, decision: dict[str, Any]) -> None:
+        """An inspector's decision (edge.review.audit.decision_payload) on `<prefix>/<gate>/<lane>/decision`,
+        QoS >= 1, not retained; `event_id` is the passage's, so subscribers join it to the passage event."""
+        body = json.dumps(decision, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+        self._publish(f"{self.base}/{decision['lane']}/decision", body, qos=max(1, self.cfg.qos), retain=False)
+
     def publish_camera_status(self, name: str, state: str, detail: dict[str, Any] | None = None) -> None:
         """Retained, so a subscriber that connects later sees each camera's last state."""
         body = json.dumps(camera_status_payload(name, state, detail), default=_json_default,

@@ -1,0 +1,1 @@
+"""Inspectors' review: accounts and roles, the review page, decisions with an append-only audit trail."""
