@@ -59,16 +59,22 @@ class Daemon:
         self.metrics = Metrics()
         Path(cfg.storage.database).parent.mkdir(parents=True, exist_ok=True)
         self.store = Store(cfg.storage.database)
-        self.evidence = EvidenceStore(cfg.storage.evidence_dir)
+        self.evidence = EvidenceStore(
+            cfg.storage.evidence_dir, min_free_mb=cfg.storage.min_free_mb,
+            on_dropped=lambda reason: self.metrics.evidence_dropped_total.labels(reason=reason).inc(),
+        )
         self.sources: dict[str, FrameSource] = {c.name: open_source(c) for c in cfg.cameras}
         self.readers = build_readers(cfg)
         self.rules = PolicyRules.from_config(cfg.policy)
         self.lanes: dict[str, LaneProcessor] = {}
         self.sink_q: queue.Queue[Finished | None] = queue.Queue()
         self.mqtt = None
+        self.outbox = None
         if cfg.mqtt is not None:
             from edge.mqtt_sink import MqttPublisher
+            from edge.outbox import Outbox
 
+            self.outbox = Outbox(cfg.storage.database)  # events survive a broker outage and a crash
             self.mqtt = MqttPublisher(
                 cfg.mqtt,
                 cfg.gate.id,
@@ -76,11 +82,14 @@ class Daemon:
                 on_declaration=self._on_mqtt_declaration,
                 on_trigger=self.on_trigger,
                 lanes=[lane.id for lane in cfg.lanes],
+                outbox=self.outbox,
             )
         self.api_url = (cfg.api.public_url or f"http://{cfg.api.bind}:{cfg.api.port}") if cfg.api.enabled else None
         self._server = None
         self.api_state = None
         self.passages_done = 0
+        self._camera_states: dict[str, str] = {}
+        self._camera_lock = threading.Lock()
 
     # -- set-up ------------------------------------------------------------------------------
     def camera_health(self) -> list[dict]:
@@ -217,10 +226,14 @@ class Daemon:
     def run(self, until_done: bool) -> int:
         self._start_api()
         if self.api_url:
-            print(f"API: {self.api_url}/api/health · passages {self.api_url}/api/passages · docs {self.api_url}/docs",
-                  flush=True)
+            print(f"API: {self.api_url}/api/health · passages {self.api_url}/api/passages · docs {self.api_url}/docs"
+                  f" · review page {self.api_url}/review (accounts: smartgate user add)", flush=True)
         sink = threading.Thread(target=self._sink_worker, name="sink", daemon=True)
         sink.start()
+        if self.mqtt is not None:
+            self.mqtt.resume_passages(self.api_url)
+        threading.Thread(target=self._camera_watch, name="camera-watch", daemon=True).start()
+        threading.Thread(target=self._housekeeping, name="housekeeping", daemon=True).start()
         lanes = [
             threading.Thread(target=self._lane_worker, args=(lane.id,), name=f"lane-{lane.id}", daemon=True)
             for lane in self.cfg.lanes
@@ -252,13 +265,57 @@ class Daemon:
         self.close()
         return 0
 
+    # -- camera status and storage housekeeping (own threads) --------------------------------
+    def _camera_watch(self, period_s: float = 0.25) -> None:
+        """Publish each camera's state (retained) on every change and keep the camera_up gauge."""
+        while not self.stop.is_set():
+            self._publish_camera_states()
+            self.stop.wait(period_s)
+
+    def _publish_camera_states(self) -> None:
+        with self._camera_lock:
+            for name, src in self.sources.items():
+                h = src.health()
+                self.metrics.camera_up.labels(camera=name).set(1 if h.state == "online" else 0)
+                if self._camera_states.get(name) == h.state:
+                    continue
+                if self._camera_states.get(name) is not None or h.state != "starting":
+                    log.log(logging.WARNING if h.state in ("reconnecting", "offline") else logging.INFO,
+                            "camera %s: %s%s", name, h.state, f" ({h.last_error})" if h.last_error else "")
+                self._camera_states[name] = h.state
+                if self.mqtt is not None:
+                    detail = h.model_dump(mode="json", include={
+                        "role", "lane", "frames", "corrupt_frames", "dropped_frames", "reconnects",
+                        "last_frame_at", "last_error"})
+                    self.mqtt.publish_camera_status(name, h.state, detail)
+
+    def _housekeeping(self) -> None:
+        """Evidence retention (age, disk budget, free space); first run at start-up."""
+        st = self.cfg.storage
+        max_bytes = int(st.evidence_max_mb * 2**20) if st.evidence_max_mb else None
+        while not self.stop.is_set():
+            try:
+                res = self.evidence.purge(st.retention_days, max_bytes)
+                for reason, n in (("age", res.by_age), ("budget", res.by_budget), ("free_space", res.by_free_space)):
+                    if n:
+                        self.metrics.evidence_purged_total.labels(reason=reason).inc(n)
+                self.metrics.evidence_bytes.set(res.bytes_left)
+                if res.removed:
+                    log.info("evidence retention: removed %d file(s), %d MB left", res.removed, res.bytes_left >> 20)
+            except Exception:
+                log.exception("evidence retention failed")
+            self.stop.wait(st.purge_interval_s)
+
     def close(self) -> None:
         self.stop.set()
         for s in self.sources.values():
             s.close()
+        self._publish_camera_states()  # `ended`, retained, before the broker connection goes
         if self.mqtt is not None:
             self.mqtt.wait_published(10)
             self.mqtt.close()
+        if self.outbox is not None:
+            self.outbox.close()
         if self.api_state is not None:
             self.api_state.review_events.close()  # end open SSE streams so shutdown does not wait on them
         if self._server is not None:
@@ -278,6 +335,21 @@ def format_passage_line(p: Passage) -> str:
     return f"[{p.lane}] {t} plate {plate} · containers {codes} · cargo {cargo} → {verdict}"
 
 
+def _demo_inspector(daemon: Daemon) -> None:
+    """The demo's review page needs someone to log in: create a `demo` inspector with a fresh random
+    password when the demo database has no users yet (never done for a real config)."""
+    import secrets
+
+    from edge.review.auth import Auth
+
+    auth = Auth(daemon.store)
+    if auth.list_users():
+        return
+    password = secrets.token_urlsafe(9)
+    auth.add_user("demo", "inspector", password)
+    print(f"demo review login: user 'demo', password '{password}' (inspector; demo database only)", flush=True)
+
+
 def main_run(args: argparse.Namespace) -> int:
     path = DEMO_CONFIG if args.demo else Path(args.config)
     try:
@@ -290,6 +362,8 @@ def main_run(args: argparse.Namespace) -> int:
     except Exception as e:
         print(f"error: cannot start: {e}", file=sys.stderr)
         return 1
+    if args.demo:
+        _demo_inspector(daemon)
 
     def _term(signum: int, _frame: object) -> None:
         log.info("signal %d: stopping", signum)
