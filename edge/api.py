@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 IDENT = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 MAX_LIMIT = 500
+# Any request body (every route, every method); POST /api/declarations has its own, lower cap.
+MAX_REQUEST_BYTES = 1024 * 1024
 # Module level: with postponed annotations FastAPI resolves Depends(...) in module globals.
 _bearer = HTTPBearer(auto_error=False, description="Required when the gate is configured with api.token_env")
 # Camera states that mean "should deliver frames but does not".
@@ -177,6 +179,7 @@ def create_app(state: ApiState) -> FastAPI:
     app.state.smartgate = state
     review_auth = Auth(state.store, shared_token=state.token)
 
+    app.add_middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES)  # inner: its 413 gets the security headers too
     app.add_middleware(SecurityHeaders)
 
     def require_token(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
@@ -349,6 +352,63 @@ def create_app(state: ApiState) -> FastAPI:
 
     app.include_router(build_review_router(state, review_auth))  # /review page, /api/review/*, /api/audit
     return app
+
+
+class BodyLimit:
+    """413 for a request body over `max_bytes`: at once from Content-Length; a body without one (chunked) is
+    read up to the limit before the app sees it; and a body longer than it said is cut while it streams in
+    (an HTTPException raised from receive(): FastAPI re-raises it while parsing and answers 413)."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = f"request body larger than {self.max_bytes // 1024} kB"
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await JSONResponse({"detail": too_large}, status_code=413)(scope, receive, send)
+            return
+        if declared is None and scope.get("method") in ("POST", "PUT", "PATCH", "DELETE"):
+            # Chunked (no length): buffer up to the limit before the app runs, so that a route that never
+            # reads its body (logout) refuses an oversized one too.
+            body = bytearray()
+            more = True
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return  # client went away
+                body += message.get("body", b"")
+                more = bool(message.get("more_body", False))
+                if len(body) > self.max_bytes:
+                    await JSONResponse({"detail": too_large}, status_code=413)(scope, receive, send)
+                    return
+            replayed = False
+
+            async def replay() -> dict[str, Any]:
+                nonlocal replayed
+                if not replayed:
+                    replayed = True
+                    return {"type": "http.request", "body": bytes(body), "more_body": False}
+                return await receive()
+
+            await self.app(scope, replay, send)
+            return
+        seen = 0
+
+        async def limited_receive() -> dict[str, Any]:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise HTTPException(413, too_large)
+            return message
+
+        await self.app(scope, limited_receive, send)
 
 
 class SecurityHeaders:

@@ -136,7 +136,15 @@ class ApiConfig(_Strict):
 class StorageConfig(_Strict):
     database: str = "var/smartgate.db"
     evidence_dir: str = "var/evidence"
-    retention_days: int = Field(30, ge=1)
+    retention_days: int = Field(30, ge=1, description="evidence images older than this many days are deleted")
+    evidence_max_mb: float | None = Field(
+        None, gt=0, description="disk budget of the evidence images; the oldest are deleted beyond it (none: no cap)"
+    )
+    min_free_mb: float = Field(
+        256, ge=0, description="below this much free disk no new evidence is saved and the oldest is deleted, "
+        "so the verdicts (SQLite) keep room"
+    )
+    purge_interval_s: float = Field(300, gt=0, le=86400, description="how often retention runs")
 
 
 class OcrConfig(_Strict):
@@ -147,6 +155,13 @@ class PipelineConfig(_Strict):
     """How frames become passages."""
 
     read_every_n: int = Field(1, ge=1, description="run the readers on every Nth frame of a camera")
+    container_every_n: int = Field(
+        2, ge=1, description="read container codes on every Nth read frame (a code stays in view for seconds; "
+        "a plate may not, so plates are read on every frame)"
+    )
+    plate_enough_reads: int = Field(
+        3, ge=0, description="stop reading plates in a passage once this many confident reads agree (0: never stop)"
+    )
     cargo_text_every_n: int = Field(
         3, ge=1, description="OCR the cargo view for keywords on every Nth read frame (text detection is costly)"
     )
@@ -154,7 +169,13 @@ class PipelineConfig(_Strict):
         0.03, ge=0, le=1, description="fraction of the zone that differs from the empty lane to count as a vehicle"
     )
     passage_gap_s: float = Field(0.5, gt=0, description="seconds with an empty trigger zone that close a passage")
-    post_s: float = Field(2.0, ge=0, description="seconds the other cameras keep adding reads after a passage closes")
+    post_s: float = Field(
+        2.0, ge=0, description="at most this many seconds the other cameras keep adding reads after a passage closes"
+    )
+    release_empty_s: float | None = Field(
+        0.3, ge=0, description="decide once every camera of the lane has seen an empty zone this long, before "
+        "post_s is over (the truck is gone: no read can come); null: always wait post_s"
+    )
     max_passage_s: float = Field(120.0, gt=0)
 
 

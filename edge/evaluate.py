@@ -209,11 +209,14 @@ def main_read(args) -> int:
         from edge.readers.container import ContainerReader
 
         reader = ContainerReader(engine)
+    from edge.imageio import ImageError, load_image
+
     rc = 0
     for path in args.images:
-        img = imread(Path(path))
-        if img is None:
-            print(json.dumps({"file": path, "error": "unreadable image"}), flush=True)
+        try:  # size and pixel caps before decoding; the error says what is wrong with the file
+            img = load_image(path)
+        except ImageError as e:
+            print(json.dumps({"file": path, "error": str(e)}, ensure_ascii=False), flush=True)
             rc = 1
             continue
         t0 = time.perf_counter()

@@ -4,15 +4,23 @@ Layout: `<root>/<YYYY-MM-DD>/<passage_id>/<kind>-<camera>.jpg` (date of the
 frame, UTC), so retention is "delete old date folders". Writes go to a temp
 file and are renamed into place, so a reader (the API) never sees half a JPEG
 and a crash never leaves one behind under the final name.
+
+Disk space: evidence is what gives way. Below `min_free_mb` free disk no new
+image is written (ENOSPC raised at once, counted, logged as an ERROR by the
+caller) so the verdicts in SQLite keep the room they need; `purge()` deletes the
+oldest passages' images by age, by a disk budget, and while free space is short.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
@@ -29,11 +37,31 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 _DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+@dataclass
+class PurgeResult:
+    by_age: int = 0  # files removed
+    by_budget: int = 0
+    by_free_space: int = 0
+    bytes_left: int = 0  # evidence bytes after the purge
+
+    @property
+    def removed(self) -> int:
+        return self.by_age + self.by_budget + self.by_free_space
+
+
 class EvidenceStore:
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, min_free_mb: float = 0.0,
+                 on_dropped: Callable[[str], None] | None = None) -> None:
+        """`on_dropped(reason)` is called for every image not saved: "min_free" (free disk below
+        `min_free_mb`), "disk_full" (ENOSPC/EDQUOT while writing) or "error"."""
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._root_real = self.root.resolve()
+        self.min_free_bytes = int(min_free_mb * 1024 * 1024)
+        self.on_dropped = on_dropped or (lambda reason: None)
+
+    def free_bytes(self) -> int:
+        return shutil.disk_usage(self.root).free
 
     def save(
         self,
@@ -54,10 +82,20 @@ class EvidenceStore:
         if frame_time.tzinfo is None:
             frame_time = frame_time.replace(tzinfo=UTC)
         frame_time = frame_time.astimezone(UTC)
+        if self.min_free_bytes and self.free_bytes() < self.min_free_bytes:
+            self.on_dropped("min_free")
+            raise OSError(errno.ENOSPC, f"evidence dropped: less than {self.min_free_bytes // 2**20} MB free "
+                          f"under {self.root} (storage.min_free_mb); verdicts keep the remaining space")
         ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
         if not ok:
             raise ValueError("image could not be encoded as JPEG")
+        try:
+            return self._write(buf, kind, camera, passage_id, frame_time)
+        except OSError as e:
+            self.on_dropped("disk_full" if e.errno in (errno.ENOSPC, errno.EDQUOT) else "error")
+            raise
 
+    def _write(self, buf: np.ndarray, kind: str, camera: str, passage_id: str, frame_time: datetime) -> Evidence:
         rel = PurePosixPath(frame_time.strftime("%Y-%m-%d"), passage_id, f"{kind}-{camera}.jpg")
         dest = self.root / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -113,3 +151,66 @@ class EvidenceStore:
                 continue
             removed += n
         return removed
+
+    def _passage_dirs(self) -> list[tuple[str, float, Path]]:
+        """(date, mtime, dir) of every passage folder, oldest first."""
+        out = []
+        for d in self.root.iterdir():
+            if not d.is_dir() or d.is_symlink() or not _DATE_DIR.match(d.name):
+                continue
+            for pd in d.iterdir():
+                if pd.is_dir() and not pd.is_symlink():
+                    try:
+                        out.append((d.name, pd.stat().st_mtime, pd))
+                    except OSError:
+                        continue
+        out.sort(key=lambda t: (t[0], t[1], t[2].name))
+        return out
+
+    @staticmethod
+    def _dir_size(d: Path) -> tuple[int, int]:
+        files, size = 0, 0
+        for f in d.rglob("*"):
+            try:
+                if f.is_file() and not f.is_symlink():
+                    files += 1
+                    size += f.stat().st_size
+            except OSError:
+                continue
+        return files, size
+
+    def usage_bytes(self) -> int:
+        return sum(self._dir_size(pd)[1] for _, _, pd in self._passage_dirs())
+
+    def purge(self, retention_days: int | None = None, max_bytes: int | None = None,
+              now: datetime | None = None) -> PurgeResult:
+        """Retention: date folders older than `retention_days`, then the oldest passages' folders while the
+        evidence exceeds `max_bytes` or free disk is below `min_free_mb`."""
+        res = PurgeResult()
+        if retention_days is not None:
+            res.by_age = self.purge_older_than(retention_days, now)
+        dirs = [(pd, *self._dir_size(pd)) for _, _, pd in self._passage_dirs()]
+        total = sum(size for _, _, size in dirs)
+        for pd, files, size in dirs:
+            over_budget = max_bytes is not None and total > max_bytes
+            short = bool(self.min_free_bytes) and self.free_bytes() < self.min_free_bytes
+            if not (over_budget or short):
+                break
+            try:
+                shutil.rmtree(pd)
+            except OSError as e:
+                log.warning("evidence purge: cannot remove %s: %s", pd, e)
+                continue
+            total -= size
+            if over_budget:
+                res.by_budget += files
+            else:
+                res.by_free_space += files
+        for d in self.root.iterdir():  # date folders emptied above
+            if d.is_dir() and not d.is_symlink() and _DATE_DIR.match(d.name) and not any(d.iterdir()):
+                d.rmdir()
+        res.bytes_left = total
+        if res.by_free_space:
+            log.error("evidence purge: free disk below %d MB; deleted %d evidence file(s) to keep room for verdicts",
+                      self.min_free_bytes // 2**20, res.by_free_space)
+        return res

@@ -35,6 +35,18 @@ class Metrics:
             "smartgate_mqtt_published", "MQTT messages acknowledged by the broker (PUBACK)", registry=r
         )
         self.mqtt_connected = Gauge("smartgate_mqtt_connected", "1 while connected to the MQTT broker", registry=r)
+        self.outbox_depth = Gauge("smartgate_outbox_depth", "MQTT events stored and not yet acknowledged", registry=r)
+        self.outbox_oldest_age = Gauge(
+            "smartgate_outbox_oldest_age_seconds", "Age of the oldest unacknowledged MQTT event", registry=r
+        )
+        self.evidence_dropped_total = Counter(
+            "smartgate_evidence_dropped", "Evidence images not saved (disk full, below storage.min_free_mb, error)",
+            ["reason"], registry=r,
+        )
+        self.evidence_purged_total = Counter(
+            "smartgate_evidence_purged", "Evidence files removed by retention", ["reason"], registry=r
+        )
+        self.evidence_bytes = Gauge("smartgate_evidence_bytes", "Disk used by evidence images", registry=r)
 
     def render(self) -> bytes:
         """Prometheus text exposition format (serve with CONTENT_TYPE)."""

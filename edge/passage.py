@@ -88,6 +88,11 @@ class PassageAssembler:
         return self._open
 
     @property
+    def closing(self) -> bool:
+        """A closed passage is still collecting reads from the lane's other cameras."""
+        return bool(self._closing)
+
+    @property
     def active(self) -> bool:
         """True while reads would land in a passage (open, or closing and still collecting)."""
         return self._open is not None or bool(self._closing)
@@ -182,6 +187,11 @@ class PassageAssembler:
         """Release closing passages whose collection window has passed."""
         done = [p for p in self._closing if p.closed_at is not None and ts - p.closed_at >= self._post]
         self._closing = [p for p in self._closing if p not in done]
+        return done
+
+    def release_closing(self) -> list[PassageDraft]:
+        """Hand over the closing passages now: the caller knows no camera can still add a read."""
+        done, self._closing = self._closing, []
         return done
 
     def finish(self) -> list[PassageDraft]:

@@ -12,6 +12,7 @@ import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
 import numpy as np
@@ -56,6 +57,7 @@ class Readers:
 
 
 StageTimer = Callable[[str, float], None]
+PLATE_SETTLED_CONFIDENCE = 0.9
 R = TypeVar("R")
 
 
@@ -87,6 +89,7 @@ class LaneProcessor:
         # Per-camera reader view (undistort → read-zone crop or rectified plane); identity when unconfigured.
         self._views = {c.name: CameraView.from_config(c) for c in cameras}
         self._present: dict[str, bool] = {c.name: False for c in cameras}
+        self._last_present: dict[str, datetime] = {}
         self._on_stage = on_stage or (lambda stage, s: None)
         self.stats = LaneStats()
         self._triggers_in: queue.SimpleQueue[tuple[str, str | None]] = queue.SimpleQueue()
@@ -119,9 +122,30 @@ class LaneProcessor:
             done += self.assembler.on_trigger(frame.timestamp, present)
         else:
             done += self.assembler.tick(frame.timestamp)
+        if present:
+            self._last_present[cam.name] = frame.timestamp
+        elif self._all_empty_since(frame.timestamp):
+            # The truck has left every camera: no read can still come, so its verdict need not wait out
+            # post_s. Debounced so a gap between two containers does not cut the passage short.
+            done += self.assembler.release_closing()
         if self.assembler.active and present and frame.index % self.cfg.read_every_n == 0:
             self._read(cam, frame)
         return done
+
+    def _all_empty_since(self, ts: datetime) -> bool:
+        wait = self.cfg.release_empty_s
+        if wait is None or not self.assembler.closing:
+            return False
+        limit = timedelta(seconds=wait)
+        return not any(self._present.values()) and all(ts - t >= limit for t in self._last_present.values())
+
+    def _plate_settled(self) -> bool:
+        """Enough confident reads of the passage's plate agree: more frames would not change the vote."""
+        need, draft = self.cfg.plate_enough_reads, self.assembler.target()
+        if not need or draft is None:
+            return False
+        texts = [p.text for p in draft.plates if p.text and p.confidence >= PLATE_SETTLED_CONFIDENCE]
+        return bool(texts) and max(texts.count(t) for t in set(texts)) >= need
 
     def _read(self, cam: CameraConfig, frame: Frame) -> None:
         r, a = self.readers, self.assembler
@@ -135,12 +159,13 @@ class LaneProcessor:
             return box if view.identity or box is None else view.box_to_frame(box, img.shape)
 
         plate_r, container_r, cargo_r, text_r = r.plate, r.container, r.cargo, r.cargo_text
-        if cam.role == "plate" and plate_r is not None:
+        if cam.role == "plate" and plate_r is not None and not self._plate_settled():
             plate = self._timed("plate", lambda: plate_r.read(vimg))
             plate = plate.model_copy(update={"box": to_frame(plate.box)})
             self.stats.reads["plate"] += 1
             a.add_plate(ts, cam.name, plate, img)
-        elif cam.role == "container" and container_r is not None:
+        elif (cam.role == "container" and container_r is not None
+              and frame.index % (self.cfg.read_every_n * self.cfg.container_every_n) == 0):
             codes = self._timed("container", lambda: container_r.read(vimg))
             codes = [c.model_copy(update={"box": to_frame(c.box)}) for c in codes]
             self.stats.reads["container"] += 1

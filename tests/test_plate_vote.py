@@ -3,8 +3,8 @@
 import numpy as np
 
 from edge.ocr.engine import RecResult
-from edge.readers.plate import _cn_shape, _cn_tail, _Line, _province_choice
-from edge.readers.plate_grammar import CN_PROVINCES
+from edge.readers.plate import _Candidate, _cn_shape, _cn_tail, _crowded, _Line, _province_choice, _small_top
+from edge.readers.plate_grammar import CN_PROVINCES, match
 
 
 def _line(text: str, first_conf: float = 0.5) -> _Line:
@@ -29,6 +29,9 @@ def test_cn_shape_recognises_damaged_cn_plates_but_not_foreign_or_vn_lines():
     assert _cn_shape(_line("A2825")) == 5  # province and letter outside the detected box
     assert _cn_shape(_line("25297")) is None  # VN bottom line: all digits
     assert _cn_shape(_line("FWE50")) is None  # letters-heavy vanity text
+    assert _cn_shape(_line("编口18632")) == 7  # authority letter Q read as 口
+    assert _cn_shape(_line("006417")) == 6  # Q read as 0, province glyph outside the box
+    assert _cn_shape(_line("0ABCD1")) is None  # needs a serial with digits
 
 
 def test_cn_tail_strips_the_province_glyph_and_fixes_serial_i_o():
@@ -52,3 +55,26 @@ def test_province_single_recogniser_needs_enough_probability():
     k, p = _province_choice([_probs(川=0.9)])
     assert CN_PROVINCES[k] == "川" and p == 0.9
     assert _province_choice([_probs(川=0.2)]) is None
+
+
+def _boxed(text: str, x0: float, y0: float, x1: float, y1: float) -> _Line:
+    quad = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
+    return _Line(quad, RecResult(text, 1.0, [1.0] * len(text)), text, 1.0, [1.0] * len(text))
+
+
+def test_sign_text_in_a_block_of_lines_is_crowded_an_isolated_plate_is_not():
+    exit_, north = _boxed("EXIT79B", 624, 152, 718, 174), _boxed("NORTH", 577, 177, 647, 202)
+    plate, dealer = _boxed("WA56660", 271, 347, 354, 373), _boxed("AUTOHAUS", 280, 376, 345, 384)
+    lines = [exit_, north, plate, dealer]
+    def cand(ln: _Line) -> _Candidate:
+        return _Candidate([ln], match(ln.text)[0], 1.0, ln.text)
+    assert _crowded(cand(exit_), lines)
+    assert not _crowded(cand(plate), lines)  # the small dealer strip under a plate does not count
+
+
+def test_small_top_line_of_a_cn_two_line_plate_pairs_with_the_serial_below():
+    serial = _boxed("B2893", 644, 452, 735, 485)
+    assert _small_top(_boxed("AY", 644, 436, 735, 452), serial)  # half as tall, right above
+    assert not _small_top(_boxed("AY", 644, 380, 735, 396), serial)  # too far above
+    assert not _small_top(_boxed("29B1", 644, 420, 735, 452), serial)  # as tall: a VN two-line top
+    assert not _small_top(_boxed("AY", 760, 436, 840, 452), serial)  # beside, not over it

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from edge.imageio import reader_image
 from edge.ocr.ctc import ctc_greedy
 from edge.ocr.det_postprocess import db_postprocess, order_quad, reading_order
 from models import model_path
@@ -141,8 +142,12 @@ class OcrEngine:
     def detect_scored(
         self, image: np.ndarray, max_side: int = 960, min_side: int = 32, box_thresh: float | None = None
     ) -> list[tuple[np.ndarray, float]]:
-        """Like `detect`, with each quad's detector score."""
-        image = _as_bgr(image)
+        """Like `detect`, with each quad's detector score; none for input no reader can use (empty, a
+        1-pixel side, not 8-bit, 5 channels...: edge.imageio.reader_image)."""
+        bgr = reader_image(image)
+        if bgr is None:
+            return []
+        image = bgr
         h, w = image.shape[:2]
         # Never upscale a frame beyond max_side; upscale only when the short side is tiny.
         scale = min(1.0, max_side / max(h, w))

@@ -14,10 +14,15 @@ import cv2
 import numpy as np
 
 from edge.domain import CargoRead
+from edge.imageio import reader_image
 
 CARGO_CLASSES = ["fertilizer", "coke_coal", "chemicals", "agricultural", "electronics", "closed", "empty"]
 UNKNOWN = "unknown"
 MANIFEST_NAME = "cargo_cls"
+
+
+# Longest side over shortest side beyond which an image is no cargo view (camera views are ~4:3).
+MAX_CARGO_ASPECT = 8
 
 
 class CargoModelError(RuntimeError):
@@ -125,7 +130,12 @@ class CargoClassifier:
         return np.asarray(self._sess.run(None, {self._input: x})[0][0], dtype=np.float64)
 
     def classify(self, image_bgr: np.ndarray) -> CargoRead:
-        p = self.probabilities(image_bgr)
+        bgr = reader_image(image_bgr)
+        h, w = bgr.shape[:2] if bgr is not None else (0, 0)
+        if bgr is None or max(h, w) > MAX_CARGO_ASPECT * min(h, w):
+            # Empty, odd-shaped, non-8-bit or a thin strip (no cargo view looks like that): unknown, no guess.
+            return CargoRead(cls=UNKNOWN, confidence=0.0)
+        p = self.probabilities(bgr)
         k = int(np.argmax(p))
         conf = float(p[k])
         cls = self.classes[k] if conf >= self.min_confidence else UNKNOWN

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.domain import TextEvidence
+from edge.imageio import reader_image
 from edge.ocr.engine import OcrEngine
 
 WEAK = 0.5  # generic marks (FRAGILE, THIS SIDE UP, SA): they hint, and confirm only weakly
@@ -115,5 +116,9 @@ class CargoTextReader:
         self.min_confidence = min_confidence
 
     def read(self, image: np.ndarray) -> list[TextEvidence]:
+        bgr = reader_image(image)  # empty, odd-shaped or non-8-bit input: no read, not an exception
+        if bgr is None:
+            return []
+        image = bgr
         lines = [t for t in self.engine.read(image, max_side=self.max_side) if t.confidence >= self.min_confidence]
         return find_keywords([t.text for t in lines], [t.confidence for t in lines])

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from edge.domain import Box, HazardRead
+from edge.imageio import reader_image
 from edge.ocr.det_postprocess import order_quad
 from edge.ocr.engine import OcrEngine, crop_quad
 
@@ -234,8 +235,10 @@ class HazardPanelReader:
         self._x = charset.index("X")
 
     def read(self, image: np.ndarray) -> list[HazardRead]:
-        if image.ndim == 2:
-            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        bgr = reader_image(image)  # empty, odd-shaped or non-8-bit input: no read, not an exception
+        if bgr is None:
+            return []
+        image = bgr
         out: list[HazardRead] = []
         for cand in find_panels(image):
             read = self._read_panel(image, cand)

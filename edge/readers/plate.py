@@ -28,6 +28,7 @@ import numpy as np
 from edge.domain import Box, PlateRead
 from edge.ocr.ctc import best_in, ctc_segments
 from edge.ocr.engine import OcrEngine, RecResult, _charset, crop_quad
+from edge.readers.plate_cn_slots import SlotReading, join, read_slots, vote_tail
 from edge.readers.plate_grammar import (
     CN_PROVINCES,
     FORMAT_NAMES,
@@ -46,10 +47,12 @@ PROVINCE_SEEN_P = 0.05  # below this a recogniser's best province probability me
 TAIL_UNCONFIRMED = 0.5  # confidence cap of a CN tail the recognisers disagree on (tie): a no-read
 _CN_TAIL = re.compile(r"^[A-HJ-NP-Z][A-HJ-NP-Z0-9]{4}[A-HJ-NP-Z0-9挂学警港澳]$")
 _CN_SERIAL = re.compile(r"^[A-HJ-NP-Z0-9]{5}$")
+_ROUND = frozenset("0口")  # what a Q or D authority letter is misread as
 GENERIC_MIN_CHAR_CONF = 0.8
 MAJORITY_BELOW = 0.9  # foreign reads whose weakest character is below this are put to a 2-of-3 vote
 CROSS_CHECK_BELOW = 0.55  # a read whose weakest character is below this needs a second recogniser's agreement
 SMALL_SIDE = 64  # crops whose short side is below this are upscaled before detection
+CROWDED_COST = 0.5  # foreign/generic reads inside a block of text lines (road signs) rank below isolated ones
 MAX_LINES = 24  # recognise at most this many text lines per image (largest first)
 
 
@@ -144,6 +147,12 @@ def _cn_shape(ln: _Line) -> int | None:
         return 6
     if len(t) == 6 and not t[0].isascii() and _CN_SERIAL.match(t[1:]):
         return 7  # glyph misread as another CJK glyph and the letter dropped (底K5358)
+    # the authority letter (Q, D) read as a round non-letter: 0 or 口 (皖Q18632 as 编口18632,
+    # 皖Q06417 as 006417 with the glyph outside the box); the constrained vote re-decodes it
+    if len(t) == 7 and not t[0].isascii() and t[1] in _ROUND and _CN_SERIAL.match(t[2:]):
+        return 7
+    if len(t) == 6 and t[0] in _ROUND and _CN_SERIAL.match(t[1:]) and sum(c.isdigit() for c in t[1:]) >= 3:
+        return 6
     if (len(t) == 5 and _CN_SERIAL.match(t) and sum(c.isdigit() for c in t) >= 3
             and any(c.isalpha() for c in t)):
         return 5
@@ -214,6 +223,36 @@ def _overlap(a: _Candidate, b: _Candidate) -> bool:
         return False
     smaller = min((ax1 - ax0) * (ay1 - ay0), (bx1 - bx0) * (by1 - by0))
     return iw * ih > smaller / 3
+
+
+def _crowded(c: _Candidate, lines: list[_Line]) -> bool:
+    """Another text line of similar height sits right above or below the candidate, overlapping it
+    horizontally: a block of sign text (EXIT 79B over NORTH), not an isolated plate. Lines of a
+    plate's own frame or dealer strip are much smaller and do not count."""
+    own = {id(x) for x in c.lines}
+    x0, x1 = min(x.x0 for x in c.lines), max(x.x1 for x in c.lines)
+    y0, y1 = min(x.y0 for x in c.lines), max(x.y1 for x in c.lines)
+    h = y1 - y0
+    for ln in lines:
+        if id(ln) in own or ln.voted or not 0.7 * h <= ln.h <= 1.6 * h:
+            continue
+        if min(x1, ln.x1) - max(x0, ln.x0) <= 0:
+            continue
+        gap = max(ln.y0 - y1, y0 - ln.y1)
+        if -0.3 * h < gap < 0.6 * h:
+            return True
+    return False
+
+
+def _small_top(top: _Line, bot: _Line) -> bool:
+    """`top` is the small upper line of a CN two-line plate over the serial line `bot`: 0.3–0.8 of
+    its height, right above it, centred over it and not wider."""
+    if not 0.3 <= top.h / bot.h <= 0.8 or top.w > 1.1 * bot.w:
+        return False
+    gap = bot.y0 - top.y1
+    if gap < -0.3 * top.h or gap > 0.6 * bot.h:
+        return False
+    return bot.x0 <= (top.x0 + top.x1) / 2 <= bot.x1
 
 
 def _ink_split_row(gray: np.ndarray) -> int | None:
@@ -383,13 +422,52 @@ class PlateReader:
             ln.cn_only = voted is not None or len(ln.text) < 7 or not ln.text[0].isascii()
             if voted is not None:
                 out.append(voted)
+        out += self._cn_two_line(work, lines)
+        return out
+
+    def _cn_two_line(self, work: np.ndarray, lines: list[_Line]) -> list[_Line]:
+        """CN two-line plates (yellow rear plates of trucks and buses): a small top line with the
+        province glyph and authority letter centred over a 5-character serial. The pair is read by
+        all three recognisers under the split template (2 slots on top, 5 below) and voted like a
+        one-line plate; the general pairing misses it because the top line is half as tall."""
+        out = []
+        for bot in lines:
+            if bot.voted or _cn_shape(bot) != 5:
+                continue
+            tops = [t for t in lines if t is not bot and not t.voted and _small_top(t, bot)]
+            if not tops:
+                continue
+            top = min(tops, key=lambda t: bot.y0 - t.y1)
+            crops = [crop_quad(work, top.quad, pad=0.1), crop_quad(work, bot.quad, pad=0.1)]
+            prov: list[np.ndarray] = []
+            slot_reads: list[SlotReading] = []
+            for eng in (self.engine, self.cn_engine, self.check_engine):
+                rt, rb = eng.recognize(crops, return_probs=True)
+                idx = _province_columns(eng.rec_name)
+                prov.append(np.array([rt.probs[:, i].max() if i >= 0 else 0.0 for i in idx]))
+                st = read_slots(rt.probs, eng.rec_name, 0, 2)
+                sb = read_slots(rb.probs, eng.rec_name, 2, 7)
+                if st is not None and sb is not None:
+                    slot_reads.append(join(st, sb))
+            seen = [v for v in prov if v.max() >= PROVINCE_SEEN_P]
+            choice = _province_choice(seen) if seen else None
+            tail = vote_tail(slot_reads) if choice is not None else None
+            if tail is None:
+                continue
+            (k, p), (text, conf) = choice, tail
+            quad = np.concatenate([top.quad, bot.quad])
+            x0, y0 = quad.min(axis=0)
+            x1, y1 = quad.max(axis=0)
+            box = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
+            out.append(_Line(box, bot.rec, CN_PROVINCES[k] + text, bot.conf, [p, *conf], self.cn_engine,
+                             fixed=True, voted=True))
         return out
 
     def _vote(self, ln: _Line, readings: list[tuple[OcrEngine, RecResult, np.ndarray, bool]]) -> _Line | None:
         """Province glyph by the recognisers' mean constrained probability (each recogniser's best
         over its crops: the glyph may be inside only the widened one), tail by majority."""
         prov: dict[str, np.ndarray] = {}
-        tails: dict[str, list[tuple[float, list[float], np.ndarray]]] = {}
+        slot_reads: dict[str, tuple[SlotReading, np.ndarray]] = {}  # per recogniser: its best-fitting crop
         for eng, r, q, glyph in readings:
             if r.probs is None:
                 continue
@@ -403,10 +481,11 @@ class PlateReader:
             prov[eng.rec_name] = np.maximum(prov.get(eng.rec_name, vec), vec)
             if glyph:
                 continue
-            tail = _cn_tail(normalise(r.text), _norm_conf(r.text, r.char_conf))
-            if tail is not None:
-                tails.setdefault(tail[0], []).append((float(np.mean(tail[1])), tail[1], q))
-        if not prov or not tails:
+            sr = read_slots(r.probs, eng.rec_name)
+            old = slot_reads.get(eng.rec_name)
+            if sr is not None and (old is None or sr.path.penalty < old[0].path.penalty):
+                slot_reads[eng.rec_name] = (sr, q)
+        if not prov or not slot_reads:
             return None
         # a recogniser that saw no province glyph at all (dropped it) abstains
         seen = [v for v in prov.values() if v.max() >= PROVINCE_SEEN_P]
@@ -416,12 +495,11 @@ class PlateReader:
         if choice is None:
             return None
         k, p = choice
-        # majority tail; a tie between different tails is unresolved (capped confidence)
-        ranked = sorted(tails.items(), key=lambda kv: (len(kv[1]), max(v[0] for v in kv[1])), reverse=True)
-        text, votes = ranked[0]
-        _, conf, q = max(votes, key=lambda v: v[0])
-        if len(ranked) > 1 and len(ranked[1][1]) >= len(votes):
-            conf = [min(c, TAIL_UNCONFIRMED) for c in conf]
+        tail = vote_tail([sr for sr, _ in slot_reads.values()])
+        if tail is None:
+            return None
+        text, conf = tail
+        q = min(slot_reads.values(), key=lambda v: v[0].path.penalty)[1]
         return _Line(q, ln.rec, CN_PROVINCES[k] + text, ln.conf, [p, *conf], self.cn_engine, fixed=True,
                      voted=True)
 
@@ -486,7 +564,8 @@ class PlateReader:
                 texts = [(top.text, top.char_conf)] + self._province_fix(top)
                 for ttext, tconf in texts:
                     add([top, bot], ttext + bot.text, tconf + bot.char_conf, f"{top.rec.text} / {bot.rec.text}")
-        cands.sort(key=lambda c: (c.grammar.cost, -c.score))
+        cands.sort(key=lambda c: (c.grammar.cost + (CROWDED_COST if c.grammar.tier and _crowded(c, lines) else 0.0),
+                                  -c.score))
         return cands
 
     @staticmethod

@@ -1,0 +1,28 @@
+"""`smartgate bench` arguments; argparse only, so building the CLI parser stays cheap."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DEFAULT_SAMPLES = Path(__file__).resolve().parents[2] / "data_samples" / "clips" / "demo"
+QUICK_SEARCH = (1, 3)
+QUICK_REALTIME_S = 5.0
+QUICK_NAIVE_EVERY = 4
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--samples", default=str(DEFAULT_SAMPLES), help="folder of <lane>/truth.json + videos")
+    p.add_argument("--cameras", type=int, help="real-time replay with N cameras (default: search 1, 2, 4, 6, 8 …)")
+    p.add_argument("--json", dest="json_out", help="write the JSON summary here")
+    p.add_argument("--report", help="write report.md and PNG plots into this folder")
+    p.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op and OpenCV threads")
+    p.add_argument("--skip-naive", action="store_true", help="no naive baseline")
+    p.add_argument("--skip-realtime", action="store_true", help="no real-time replay")
+    p.add_argument("--skip-peer", action="store_true", help="no Tesseract peer")
+    p.add_argument("--naive-every", type=int, default=None, help="naive baseline on every Nth frame (default 1)")
+    p.add_argument("--realtime-seconds", type=float, default=None, help="cap each real-time replay (default: clip)")
+    p.add_argument("--quick", action="store_true",
+                   help=f"short run: naive on every {QUICK_NAIVE_EVERY}th frame, real time N in {QUICK_SEARCH} "
+                        f"for {QUICK_REALTIME_S:g} s, no peer")
+    p.add_argument("--no-progress", action="store_true")

@@ -1,0 +1,51 @@
+"""Config → readers: which readers a gate needs follows from its camera roles.
+
+Shared by the daemon and the benchmark so both run exactly the same readers.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from edge.config import Config
+from edge.pipeline import Readers
+
+log = logging.getLogger(__name__)
+
+
+def build_readers(cfg: Config, engine: object | None = None) -> Readers:
+    """The readers for the config's camera roles; `engine` (an OcrEngine) is shared by the OCR readers,
+    built from `cfg.ocr` when not given. A missing cargo model leaves `cargo` None (passages flag
+    cargo_unverified) instead of stopping the gate."""
+    roles = {c.role for c in cfg.cameras}
+    readers = Readers()
+    if not roles & {"plate", "container", "cargo"}:
+        return readers
+    from edge.ocr.engine import OcrEngine
+
+    if engine is None:
+        engine = OcrEngine(threads=cfg.ocr.threads)
+    assert isinstance(engine, OcrEngine)
+    if "plate" in roles:
+        from edge.readers.plate import PlateReader
+
+        readers.plate = PlateReader(engine)
+    if "container" in roles:
+        from edge.readers.container import ContainerReader
+
+        # include_unverified: a code that fails its check digit reaches the policy (flag), not silence.
+        readers.container = ContainerReader(engine, threads=cfg.ocr.threads, include_unverified=True)
+    if roles & {"plate", "container"}:
+        from edge.readers.hazard import HazardPanelReader
+
+        readers.hazard = HazardPanelReader(engine)
+    if "cargo" in roles:
+        from edge.readers.cargo import CargoClassifier
+        from edge.readers.cargo_text import CargoTextReader
+
+        try:
+            readers.cargo = CargoClassifier(threads=cfg.ocr.threads)
+        except (OSError, ValueError, RuntimeError) as e:  # missing or tampered model: run on, cargo unverified
+            log.error("cargo classifier unavailable (%s): every passage will flag cargo_unverified", e)
+        readers.cargo_text = CargoTextReader(engine)
+    return readers

@@ -1,0 +1,82 @@
+"""`smartgate bench` on the short test clip: the JSON summary's fields, and accuracy scored against truth.json."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from edge.bench.accuracy import PredictedPassage, aggregate, match_passages, score_lane
+from edge.cli import main
+from edge.policy import LaneExpectations, PolicyRules
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_CLIP = REPO / "data_samples" / "clips" / "test"
+TRUTH = json.loads((TEST_CLIP / "in1" / "truth.json").read_text(encoding="utf-8"))
+
+
+def _truth_pred(tp: dict, **kw) -> PredictedPassage:
+    base = dict(lane="in1", start_s=tp["t_enter_s"] + 0.2, end_s=tp["t_exit_s"] - 0.2, plate=tp["plate"],
+                containers=[c["code"] for c in tp["containers"]], cargo=tp["cargo"])
+    return PredictedPassage(**{**base, **kw})
+
+
+def test_scoring_matches_by_time_and_counts_missed_and_extra() -> None:
+    t1, t2 = TRUTH["passages"]
+    rules = PolicyRules.from_config()
+    expect = LaneExpectations(containers=True, cargo=True)
+    # the second truck is read with a wrong plate, a ghost passage comes after the clip's trucks
+    preds = [_truth_pred(t1), _truth_pred(t2, plate="12C10648"), PredictedPassage("in1", 50.0, 52.0, plate="X")]
+    assert match_passages(preds, TRUTH["passages"]) == [(0, 0), (1, 1)]
+    acc = aggregate(score_lane(preds, TRUTH, expect, rules), len(preds), True, False)
+    assert (acc.matched, acc.missed, acc.extra) == (2, 0, 1)
+    assert acc.plate == 0.5 and acc.containers == 1.0 and acc.cargo == 1.0 and acc.passage == 0.5
+    # only the first truck seen: the second is missed and wrong on every field
+    acc = aggregate(score_lane(preds[:1], TRUTH, expect, rules), 1, True, False)
+    assert (acc.matched, acc.missed, acc.extra) == (1, 1, 0)
+    assert acc.plate == acc.containers == acc.cargo == 0.5
+
+
+@pytest.mark.slow
+def test_bench_json_fields_and_accuracy_against_truth(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    rc = main(["--log-level", "WARNING", "bench", "--samples", str(TEST_CLIP), "--quick", "--no-progress",
+               "--cameras", "1", "--realtime-seconds", "2", "--json", str(out), "--report", str(tmp_path / "rep")])
+    assert rc == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    for key in ("frames_per_s", "realtime_cameras", "decision_latency_ms_p95", "peak_rss_mb", "accuracy", "naive",
+                "speedup_vs_naive"):
+        assert key in data, key
+    assert set(data["naive"]) >= {"frames_per_s", "accuracy"}
+    assert data["frames"] == 3 * TRUTH["frames"]  # every frame of the three cameras went through
+    assert data["frames_per_s"] > 0 and data["naive"]["frames_per_s"] > 0 and data["peak_rss_mb"] > 0
+    assert data["speedup_vs_naive"] == pytest.approx(data["frames_per_s"] / data["naive"]["frames_per_s"], rel=0.01)
+    assert data["realtime"] and data["realtime"][0]["cameras"] == 1
+    acc = data["accuracy"]
+    assert acc["truth_passages"] == len(TRUTH["passages"]) == 2
+    assert data["naive"]["accuracy"]["truth_passages"] == 2
+    assert [p["truth_plate"] for p in data["per_passage"]["pipeline"]] == [p["plate"] for p in TRUTH["passages"]]
+    assert (tmp_path / "rep" / "report.md").is_file() and list((tmp_path / "rep").glob("*.png"))
+
+    # The same footage with a corrupted truth: the first truck's plate and the second's cargo are wrong.
+    bad = tmp_path / "bad"
+    shutil.copytree(TEST_CLIP, bad)
+    truth = json.loads((bad / "in1" / "truth.json").read_text(encoding="utf-8"))
+    truth["passages"][0]["plate"] = "12C10648" if truth["passages"][0]["plate"] != "12C10648" else "12C10649"
+    truth["passages"][1]["cargo"] = "electronics" if truth["passages"][1]["cargo"] != "electronics" else "empty"
+    (bad / "in1" / "truth.json").write_text(json.dumps(truth), encoding="utf-8")
+    out2 = tmp_path / "bad.json"
+    rc = main(["--log-level", "WARNING", "bench", "--samples", str(bad), "--skip-naive", "--skip-realtime",
+               "--skip-peer", "--no-progress", "--json", str(out2)])
+    assert rc == 0
+    bad_data = json.loads(out2.read_text(encoding="utf-8"))
+    good_pp, bad_pp = data["per_passage"]["pipeline"], bad_data["per_passage"]["pipeline"]
+    assert [p["read_plate"] for p in bad_pp] == [p["read_plate"] for p in good_pp]  # same reads, other truth
+    assert bad_pp[0]["plate_ok"] is False and bad_pp[0]["truth_plate"] == truth["passages"][0]["plate"]
+    assert bad_pp[1]["cargo_ok"] is False
+    assert bad_data["accuracy"]["plate"] == pytest.approx(acc["plate"] - 0.5 * good_pp[0]["plate_ok"])
+    if acc["cargo"] is not None:
+        assert bad_data["accuracy"]["cargo"] == pytest.approx(acc["cargo"] - 0.5 * good_pp[1]["cargo_ok"])
+    assert bad_data["naive"] is None and bad_data["realtime_cameras"] is None
