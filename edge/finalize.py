@@ -113,17 +113,8 @@ def build_passage(
     declaration_id: str | None,
     now: datetime,
 ) -> tuple[Passage, list[EvidenceImage]]:
-    facts = PassageFacts(
-        direction=direction,
-        expect=expect,
-        plate=voted.plate,
-        vehicle_id=voted.vehicle_id,
-        containers=voted.containers,
-        cargo=voted.cargo,
-        hazards=voted.hazards,
-        cargo_text=voted.cargo_text,
-    )
-    verdict = decide(facts, declaration, rules)
+    seen = vars(voted)  # the voted fields carry the same names in PassageFacts and Passage
+    verdict = decide(PassageFacts(direction=direction, expect=expect, **seen), declaration, rules)
     passage = Passage(
         id=uuid.uuid4().hex,
         gate=gate_id,
@@ -132,15 +123,10 @@ def build_passage(
         started_at=draft.started_at,
         ended_at=draft.ended_at,
         frames=draft.frames,
-        plate=voted.plate,
-        vehicle_id=voted.vehicle_id,
-        containers=voted.containers,
-        cargo=voted.cargo,
-        hazards=voted.hazards,
-        cargo_text=voted.cargo_text,
         declaration_id=declaration_id,
         verdict=verdict,
         created_at=now,
+        **seen,
     )
     return passage, evidence_images(draft, voted)
 
