@@ -159,8 +159,9 @@ class PipelineConfig(_Strict):
         2, ge=1, description="read container codes on every Nth read frame (a code stays in view for seconds; "
         "a plate may not, so plates are read on every frame)"
     )
-    plate_enough_reads: int = Field(
-        3, ge=0, description="stop reading plates in a passage once this many confident reads agree (0: never stop)"
+    enough_reads: int = Field(
+        3, ge=0, description="stop reading a passage's plate (classifying its cargo) once this many confident reads "
+        "agree; more frames would not change the vote (0: read every frame)"
     )
     cargo_text_every_n: int = Field(
         3, ge=1, description="OCR the cargo view for keywords on every Nth read frame (text detection is costly)"

@@ -57,7 +57,7 @@ class Readers:
 
 
 StageTimer = Callable[[str, float], None]
-PLATE_SETTLED_CONFIDENCE = 0.9
+SETTLED_CONFIDENCE = 0.9  # reads at least this sure count towards `enough_reads`
 R = TypeVar("R")
 
 
@@ -139,13 +139,16 @@ class LaneProcessor:
         limit = timedelta(seconds=wait)
         return not any(self._present.values()) and all(ts - t >= limit for t in self._last_present.values())
 
-    def _plate_settled(self) -> bool:
-        """Enough confident reads of the passage's plate agree: more frames would not change the vote."""
-        need, draft = self.cfg.plate_enough_reads, self.assembler.target()
+    def _settled(self, kind: str) -> bool:
+        """Enough confident reads of the passage's plate (or cargo class) agree: more would not change the vote."""
+        need, draft = self.cfg.enough_reads, self.assembler.target()
         if not need or draft is None:
             return False
-        texts = [p.text for p in draft.plates if p.text and p.confidence >= PLATE_SETTLED_CONFIDENCE]
-        return bool(texts) and max(texts.count(t) for t in set(texts)) >= need
+        if kind == "plate":
+            keys = [p.text for p in draft.plates if p.text and p.confidence >= SETTLED_CONFIDENCE]
+        else:
+            keys = [c.cls for c in draft.cargo if c.cls != "unknown" and c.confidence >= SETTLED_CONFIDENCE]
+        return bool(keys) and max(keys.count(k) for k in set(keys)) >= need
 
     def _read(self, cam: CameraConfig, frame: Frame) -> None:
         r, a = self.readers, self.assembler
@@ -159,7 +162,7 @@ class LaneProcessor:
             return box if view.identity or box is None else view.box_to_frame(box, img.shape)
 
         plate_r, container_r, cargo_r, text_r = r.plate, r.container, r.cargo, r.cargo_text
-        if cam.role == "plate" and plate_r is not None and not self._plate_settled():
+        if cam.role == "plate" and plate_r is not None and not self._settled("plate"):
             plate = self._timed("plate", lambda: plate_r.read(vimg))
             plate = plate.model_copy(update={"box": to_frame(plate.box)})
             self.stats.reads["plate"] += 1
@@ -172,7 +175,7 @@ class LaneProcessor:
             if codes:
                 a.add_containers(ts, cam.name, codes, img)
         elif cam.role == "cargo":
-            if cargo_r is not None:
+            if cargo_r is not None and not self._settled("cargo"):
                 cargo = self._timed("cargo", lambda: cargo_r.classify(vimg))
                 self.stats.reads["cargo"] += 1
                 a.add_cargo(ts, cam.name, cargo, img)

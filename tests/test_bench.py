@@ -80,3 +80,62 @@ def test_bench_json_fields_and_accuracy_against_truth(tmp_path: Path) -> None:
     if acc["cargo"] is not None:
         assert bad_data["accuracy"]["cargo"] == pytest.approx(acc["cargo"] - 0.5 * good_pp[1]["cargo_ok"])
     assert bad_data["naive"] is None and bad_data["realtime_cameras"] is None
+
+
+# -- the pipeline levers the bench motivated (edge/pipeline.py) -----------------------------------------------------
+
+
+class CountingPlateReader:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def read(self, image):  # noqa: ANN001, ANN201
+        from edge.domain import PlateRead
+
+        self.calls += 1
+        return PlateRead(text="29C12345", display="29C-123.45", country="VN", format="vn_truck", confidence=0.95)
+
+
+def _lane_run(pipeline: dict, plate_reader: CountingPlateReader | None = None) -> list[tuple[float, object]]:
+    """Plate (trigger) camera sees a truck 1.0–2.0 s, the container camera 1.0–4.0 s; returns (t, draft) released."""
+    from datetime import UTC, datetime, timedelta
+
+    import numpy as np
+
+    from cameras.frame import Frame
+    from edge.config import PipelineConfig, parse_config
+    from edge.pipeline import LaneProcessor, Readers
+
+    cfg = parse_config({"gate": {"id": "g"}, "lanes": [{"id": "in1", "direction": "import"}], "cameras": [
+        {"name": "p", "source": "x", "role": "plate", "lane": "in1"},
+        {"name": "c", "source": "x", "role": "container", "lane": "in1"}]})
+    proc = LaneProcessor("in1", cfg.cameras, Readers(plate=plate_reader), PipelineConfig(**pipeline))
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    empty = np.full((90, 160, 3), 60, np.uint8)
+    truck = empty.copy()
+    truck[20:70, 20:100] = 220  # a third of the frame: a uniform change would count as an exposure jump
+    out = []
+    for k in range(80):
+        t = k / 10
+        for cam, (a, b) in (("p", (1.0, 2.0)), ("c", (1.0, 4.0))):
+            img = truck if a <= t < b else empty
+            frame = Frame(cam, "plate" if cam == "p" else "container", "in1", k, t0 + timedelta(seconds=t), t, img)
+            out += [(t, d) for d in proc.process(frame)]
+    return out
+
+
+def test_passage_is_decided_once_every_camera_is_empty_not_after_post_s() -> None:
+    waited = _lane_run({"release_empty_s": None, "post_s": 2.0})
+    early = _lane_run({"release_empty_s": 0.3, "post_s": 2.0})
+    assert len(waited) == len(early) == 1
+    # trigger zone last busy at 1.9 s → closed 0.5 s later (2.4 s) → then post_s 2.0 s: released at 4.4 s
+    assert waited[0][0] == pytest.approx(4.4)
+    # the container camera last sees the truck at 3.9 s; empty for 0.3 s → released at 4.2 s
+    assert early[0][0] == pytest.approx(4.2)
+
+
+def test_plate_reads_stop_once_enough_confident_reads_agree() -> None:
+    every, settled = CountingPlateReader(), CountingPlateReader()
+    _lane_run({"enough_reads": 0}, every)
+    _lane_run({"enough_reads": 3}, settled)
+    assert settled.calls == 3 < every.calls

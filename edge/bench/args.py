@@ -25,4 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true",
                    help=f"short run: naive on every {QUICK_NAIVE_EVERY}th frame, real time N in {QUICK_SEARCH} "
                         f"for {QUICK_REALTIME_S:g} s, no peer")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a pipeline setting, e.g. --set read_every_n=2 --set release_empty_s=null "
+                        "(YAML values; compares levers against the defaults)")
     p.add_argument("--no-progress", action="store_true")

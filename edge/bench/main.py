@@ -44,6 +44,23 @@ def score(passages: dict[str, list], lanes: list[SampleLane], cfg: Config, with_
     return aggregate(scores, sum(len(v) for v in passages.values()), with_cargo, with_verdict)
 
 
+def with_overrides(cfg: Config, overrides: list[str]) -> Config:
+    """`KEY=VALUE` pipeline settings (VALUE parsed as YAML), validated like the config file."""
+    import yaml
+
+    from edge.config import PipelineConfig
+
+    if not overrides:
+        return cfg
+    values = cfg.pipeline.model_dump()
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or key not in values:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE with KEY one of {', '.join(values)}")
+        values[key] = yaml.safe_load(value)
+    return cfg.model_copy(update={"pipeline": PipelineConfig.model_validate(values)})
+
+
 def warm_up(cfg: Config, readers: Readers) -> None:
     """One read per camera before timing: the first onnxruntime run allocates its arenas."""
     from cameras.factory import open_source
@@ -72,8 +89,9 @@ def run_bench(args: argparse.Namespace, log=print) -> dict[str, Any]:  # noqa: A
     from edge.readers.factory import build_readers
 
     cv2.setNumThreads(args.threads)
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
     lanes = load_samples(args.samples)
-    cfg = samples_config(lanes, args.threads)
+    cfg = with_overrides(samples_config(lanes, args.threads), getattr(args, "overrides", []))
     progress = not args.no_progress
     engine = OcrEngine(threads=args.threads)
     readers = build_readers(cfg, engine)
@@ -123,7 +141,7 @@ def run_bench(args: argparse.Namespace, log=print) -> dict[str, Any]:  # noqa: A
         "samples": str(args.samples),
         "threads": args.threads,
         "quick": bool(args.quick),
-        "machine": machine(),
+        "machine": {**machine(), "load_avg_at_start": load_at_start},
         "pipeline_config": cfg.pipeline.model_dump(),
         "ocr": {"det": engine.det_name, "rec": engine.rec_name},
         "peer": peer,
@@ -140,7 +158,7 @@ def run_bench(args: argparse.Namespace, log=print) -> dict[str, Any]:  # noqa: A
 def main_bench(args: argparse.Namespace) -> int:
     try:
         data = run_bench(args)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     keys = ("frames_per_s", "realtime_cameras", "decision_latency_ms_p95", "peak_rss_mb", "speedup_vs_naive")

@@ -136,8 +136,12 @@ def _plots(run: PipelineRun, naive: NaiveRun | None, out: Path, prefix: str) -> 
     # 1. latency histograms of the costly stages
     stages = [s for s in ("decode", "motion", "detection", "recognition", "plate", "container", "cargo")
               if run.stages.get(s)]
-    fig, axes = plt.subplots(1, len(stages), figsize=(3.0 * len(stages), 2.6), squeeze=False)
-    for ax, s in zip(axes[0], stages, strict=True):
+    cols = 4
+    rows = max(1, -(-len(stages) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(12, 2.6 * rows), squeeze=False)
+    for ax in axes.flat[len(stages):]:
+        ax.set_visible(False)
+    for ax, s in zip(axes.flat, stages, strict=False):
         ax.hist(np.array(run.stages[s]) * 1000.0, bins=30, color="#4c72b0")
         ax.set_title(s, fontsize=9)
         ax.set_xlabel("ms", fontsize=8)
@@ -191,6 +195,12 @@ def _plots(run: PipelineRun, naive: NaiveRun | None, out: Path, prefix: str) -> 
     return names
 
 
+def _machine(m: dict[str, Any]) -> str:
+    return (f"{m.get('cpus')} CPU(s) {m.get('cpu', '')}, load average {m.get('load_avg_at_start')} at the start and "
+            f"{m.get('load_avg')} at the end, "
+            f"Python {m.get('python')}, onnxruntime {m.get('onnxruntime')}")
+
+
 def _fmt(v: Any) -> str:
     if v is None:
         return "—"
@@ -208,7 +218,8 @@ def write_markdown(data: dict[str, Any], run: PipelineRun, naive: NaiveRun | Non
     lines = [
         "# smartgate bench",
         "",
-        f"`{data['meta'].get('command', '')}` — {data['meta'].get('machine', '')}",
+        f"`{data['meta'].get('command', '')}` — {_machine(data['meta'].get('machine') or {})}, "
+        f"{data['meta'].get('date', '')}",
         "",
         "| figure | value |",
         "|---|---|",
