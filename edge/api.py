@@ -194,6 +194,21 @@ def create_app(state: ApiState) -> FastAPI:
 
     auth = [Depends(require_token)]
 
+    def require_writer(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+        """Mutating machine routes (declarations, lane triggers) are never anonymous, even on an open
+        localhost API: they need the gate's shared token or a personal token of an inspector or admin."""
+        given = creds.credentials if creds is not None else ""
+        if state.token is not None and hmac.compare_digest(given.encode(), state.token.encode()):
+            return
+        who = review_auth.token_principal(given)
+        if who is None:
+            raise HTTPException(401, "writing needs a bearer token (api.token_env, or `smartgate user token NAME`)",
+                                headers={"WWW-Authenticate": "Bearer"})
+        if not who.has("inspector"):
+            raise HTTPException(403, f"role {who.role!r} cannot write; inspector or admin needed")
+
+    write_auth = [Depends(require_writer)]
+
     @app.exception_handler(RequestValidationError)
     def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()]
@@ -260,7 +275,8 @@ def create_app(state: ApiState) -> FastAPI:
         return p
 
     @app.post(
-        "/api/declarations", status_code=201, response_model=Declaration, dependencies=auth, tags=["declarations"],
+        "/api/declarations", status_code=201, response_model=Declaration, dependencies=write_auth,
+        tags=["declarations"],
         responses={413: {"model": ErrorOut}, 422: {"model": ErrorOut}},
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _DECL_IN_SCHEMA}}}},
     )
@@ -317,7 +333,7 @@ def create_app(state: ApiState) -> FastAPI:
         return d
 
     @app.post(
-        "/api/lanes/{lane}/trigger", status_code=202, response_model=TriggerAccepted, dependencies=auth,
+        "/api/lanes/{lane}/trigger", status_code=202, response_model=TriggerAccepted, dependencies=write_auth,
         tags=["lanes"], responses={404: {"model": ErrorOut}, 503: {"model": ErrorOut}},
     )
     def trigger(lane: Annotated[str, Path(max_length=64)], body: TriggerIn) -> TriggerAccepted:

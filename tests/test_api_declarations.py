@@ -17,7 +17,7 @@ GOOD = "MSKU1234565"
 
 
 class Env:
-    def __init__(self, tmp_path, token: str | None = None, wired: bool = True):
+    def __init__(self, tmp_path, token: str | None = "gate-token", wired: bool = True, send_token: bool = True):
         self.store = Store(tmp_path / "gate.db")
         self.declared: list[Declaration] = []
         self.triggers: list[tuple[str, str, str | None]] = []
@@ -28,6 +28,8 @@ class Env:
             on_trigger=(lambda lane, state, vid: self.triggers.append((lane, state, vid))) if wired else None,
         )
         self.client = TestClient(create_app(self.state))
+        if token and send_token:  # the gate's integration (e.g. the Single Window feed) sends the shared token
+            self.client.headers["Authorization"] = f"Bearer {token}"
 
     def close(self):
         self.client.close()
@@ -155,7 +157,7 @@ def test_trigger_not_wired_is_503(tmp_path):
 
 
 def test_mutating_routes_need_the_token(tmp_path):
-    e = Env(tmp_path, token="s3cret")
+    e = Env(tmp_path, token="s3cret", send_token=False)
     try:
         assert e.client.post("/api/declarations", json=body()).status_code == 401
         assert e.client.post("/api/lanes/in-1/trigger", json={"state": "start"}).status_code == 401
@@ -179,3 +181,23 @@ def test_openapi_documents_the_declaration_body(env):
     assert schema["properties"]["lines"]["items"]["$ref"] == "#/components/schemas/DeclarationLine"
     assert "DeclarationLine" in spec["components"]["schemas"]
     assert "/api/lanes/{lane}/trigger" in spec["paths"]
+
+
+def test_writing_is_never_anonymous_even_without_a_shared_token(tmp_path):
+    from edge.review.auth import Auth
+
+    e = Env(tmp_path, token=None)
+    try:
+        assert e.client.get("/api/declarations").status_code == 200  # reading an open localhost API is fine
+        assert e.client.post("/api/declarations", json=body()).status_code == 401
+        assert e.client.post("/api/lanes/in-1/trigger", json={"state": "start"}).status_code == 401
+        auth = Auth(e.store)
+        auth.add_user("lan", "inspector", "a long enough password")
+        auth.add_user("viet", "viewer", "a long enough password")
+        inspector = {"Authorization": f"Bearer {auth.new_token('lan')}"}
+        viewer = {"Authorization": f"Bearer {auth.new_token('viet')}"}
+        assert e.client.post("/api/declarations", json=body(), headers=viewer).status_code == 403
+        assert e.client.post("/api/declarations", json=body(), headers=inspector).status_code == 201
+        assert e.client.post("/api/lanes/in-1/trigger", json={"state": "end"}, headers=inspector).status_code == 202
+    finally:
+        e.close()
