@@ -350,6 +350,20 @@ def _demo_inspector(daemon: Daemon) -> None:
     print(f"demo review login: user 'demo', password '{password}' (inspector; demo database only)", flush=True)
 
 
+def _demo_declarations(daemon: Daemon, path: Path) -> None:
+    """Load the demo footage's manifests (what the Single Window feed would have sent) unless present."""
+    import json
+
+    from edge.declarations import Declaration, DeclarationIn
+
+    items = json.loads(path.read_text(encoding="utf-8"))["declarations"]
+    fresh = [d for d in items if daemon.store.get_declaration(d["id"]) is None]
+    for d in fresh:
+        daemon.store.save_declaration(Declaration.received(DeclarationIn.model_validate(d)))
+    if fresh:
+        print(f"demo: {len(fresh)} declaration(s) loaded from {path.name}", flush=True)
+
+
 def main_run(args: argparse.Namespace) -> int:
     path = DEMO_CONFIG if args.demo else Path(args.config)
     try:
@@ -364,6 +378,7 @@ def main_run(args: argparse.Namespace) -> int:
         return 1
     if args.demo:
         _demo_inspector(daemon)
+        _demo_declarations(daemon, DEMO_CONFIG.parent / "declarations.json")
 
     def _term(signum: int, _frame: object) -> None:
         log.info("signal %d: stopping", signum)

@@ -63,6 +63,9 @@ class DeclarationLike(Protocol):
     @property
     def containers(self) -> Sequence[str]: ...
 
+    @property
+    def plate(self) -> str | None: ...
+
 
 @dataclass(frozen=True)
 class LaneExpectations:
@@ -176,11 +179,18 @@ def _containers(facts: PassageFacts, declaration: DeclarationLike | None) -> lis
 def _declaration(facts: PassageFacts, declaration: DeclarationLike | None, rules: PolicyRules) -> list[Reason]:
     if declaration is None:
         return [reason("no_declaration")] if rules.require_declaration else []
+    out: list[Reason] = []
     if declaration.direction != facts.direction:
-        return [reason("direction_mismatch", (f"declared {declaration.direction}, lane {facts.direction}",
-                                              f"khai {_VI_DIR[declaration.direction]}, làn "
-                                              f"{_VI_DIR[facts.direction]}"))]
-    return []
+        out.append(reason("direction_mismatch", (f"declared {declaration.direction}, lane {facts.direction}",
+                                                 f"khai {_VI_DIR[declaration.direction]}, làn "
+                                                 f"{_VI_DIR[facts.direction]}")))
+    # Matched by a container (or tolerantly) while the plate says another truck: the identity is in doubt.
+    declared_plate = declaration.plate
+    plate = facts.plate
+    if declared_plate and plate is not None and plate.ok and plate.text != declared_plate:
+        out.append(reason("plate_mismatch_declaration", (f"read {plate.text}, declared {declared_plate}",
+                                                         f"đọc {plate.text}, khai {declared_plate}")))
+    return out
 
 
 _VI_DIR = {"import": "nhập khẩu", "export": "xuất khẩu"}

@@ -37,6 +37,10 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "What the cameras saw does not match the declared goods.",
         "Hàng hóa camera ghi nhận không khớp với hàng hóa khai báo.",
     ),
+    "plate_mismatch_declaration": (
+        "The plate read differs from the plate on the declaration it was matched to.",
+        "Biển số đọc được khác với biển số trong tờ khai đã đối chiếu.",
+    ),
     "no_declaration": (
         "No declaration was found for this vehicle.",
         "Không tìm thấy tờ khai cho phương tiện này.",

@@ -24,6 +24,7 @@ class Line:
 @dataclass
 class Decl:
     direction: str = "import"
+    plate: str | None = None
     lines: list[Line] = field(default_factory=lambda: [Line("310210")])
     containers: list[str] = field(default_factory=list)
 
@@ -69,6 +70,9 @@ TABLE = [
     ("cargo unknown", facts(cargo=CargoRead(cls="unknown", confidence=0.9)), GOOD, LAO_CAI, ["cargo_unverified"]),
     ("weak cargo", facts(cargo=CargoRead(cls="fertilizer", confidence=0.3)), GOOD, LAO_CAI, ["low_confidence"]),
     ("no declaration", facts(), None, LAO_CAI, ["no_declaration"]),
+    ("matched by container, plate says another truck", facts(), replace(GOOD, plate="24C12346"), LAO_CAI,
+     ["plate_mismatch_declaration"]),
+    ("declared plate equals the read", facts(), replace(GOOD, plate="24C12345"), LAO_CAI, []),
     ("declared for export", facts(), replace(GOOD, direction="export"), LAO_CAI, ["direction_mismatch"]),
     ("seen coke, declared fertilizer", facts(cargo=CargoRead(cls="coke_coal", confidence=0.9)), GOOD, LAO_CAI,
      ["cargo_mismatch_declaration"]),
