@@ -28,6 +28,7 @@ import numpy as np
 from edge.domain import Box, PlateRead
 from edge.ocr.ctc import best_in, ctc_segments
 from edge.ocr.engine import OcrEngine, RecResult, _charset, crop_quad
+from edge.readers.cn_province import ProvinceClassifier
 from edge.readers.plate_cn_slots import SlotReading, join, read_slots, vote_tail
 from edge.readers.plate_grammar import (
     CN_PROVINCES,
@@ -44,6 +45,9 @@ PROVINCE_MIN_P = 0.3  # lowest probability for a province glyph re-decoded among
 PROVINCE_AGREED_MIN_P = 0.15  # the same, when several recognisers agree on the glyph
 PROVINCE_MARGIN = 0.5  # the runner-up province must be below this fraction of the winner
 PROVINCE_SEEN_P = 0.05  # below this a recogniser's best province probability means it saw none
+GLYPH_SURE = 0.9  # province classifier: lowest probability for its glyph to count as a vote
+GLYPH_VETO = 0.05  # ... and below this it objects to the recognisers' glyph
+GLYPH_WEAK_P = 0.5  # its lowest probability for a glyph that every recogniser only faintly prefers
 TAIL_UNCONFIRMED = 0.5  # confidence cap of a CN tail the recognisers disagree on (tie): a no-read
 _CN_TAIL = re.compile(r"^[A-HJ-NP-Z][A-HJ-NP-Z0-9]{4}[A-HJ-NP-Z0-9挂学警港澳]$")
 _CN_SERIAL = re.compile(r"^[A-HJ-NP-Z0-9]{5}$")
@@ -194,6 +198,35 @@ def _province_choice(seen: list[np.ndarray]) -> tuple[int, float] | None:
     return int(mean.argmax()), float(best)
 
 
+def _with_glyph_vote(choice: tuple[int, float] | None, seen: list[np.ndarray], glyph: np.ndarray,
+                     weak: list[np.ndarray] = ()) -> tuple[int, float] | None:
+    """The recognisers' province choice checked by the glyph classifier's probabilities.
+
+    The classifier (synthetic training only) is one more voter with a veto, not a reader: a glyph
+    it is sure of (≥ GLYPH_SURE) fills in a province no recogniser saw or agreed on, unless a
+    recogniser clearly named another one (≥ PROVINCE_MIN_P); so does a glyph it clearly favours
+    (≥ GLYPH_WEAK_P, twice its runner-up) that is also the best province of every recogniser's
+    `weak` (unfiltered) probabilities — two independent faint signals agreeing (川R35779: 0.002–0.02
+    for 川 in all three recognisers). A recogniser choice the classifier gives almost nothing while
+    sure of another glyph becomes a no-read (湘 read as 浙 by all three).
+    """
+    c = int(glyph.argmax())
+    second = float(np.sort(glyph)[-2])
+    sure = float(glyph[c]) >= GLYPH_SURE
+    if choice is not None:
+        k, p = choice
+        if k != c and sure and glyph[k] < GLYPH_VETO:
+            return None
+        return choice
+    if not sure:
+        faint = (len(weak) >= 2 and all(int(v.argmax()) == c for v in weak)
+                 and glyph[c] >= GLYPH_WEAK_P and second <= 0.5 * glyph[c])
+        return (c, float(glyph[c])) if faint else None
+    if any(int(v.argmax()) != c and float(v.max()) >= PROVINCE_MIN_P for v in seen):
+        return None
+    return c, float(glyph[c])
+
+
 def _kept_conf(g: GrammarMatch, conf: list[float]) -> list[float]:
     """Confidences of the characters the match kept: a dropped EU band or emblem (often read
     weakly) must not make the plate's own characters look unsure."""
@@ -288,6 +321,7 @@ class PlateReader:
         max_side: int = 960,
         cn_engine: OcrEngine | None = None,
         check_engine: OcrEngine | None = None,
+        glyph_model: ProvinceClassifier | bool = True,
     ):
         self.engine = engine or OcrEngine()
         # PP-OCRv4 re-reads CN-looking lines (sessions are shared process-wide)
@@ -296,6 +330,9 @@ class PlateReader:
         # PP-OCRv5: third voter on CN-looking lines
         self.check_engine = check_engine if check_engine is not None else OcrEngine(
             det=self.engine.det_name, rec="v5", threads=self.engine.threads)
+        # province-glyph classifier, one more vote on the province (True: the shipped model; False: off)
+        self.glyph_model = (ProvinceClassifier(threads=self.engine.threads) if glyph_model is True
+                            else glyph_model or None)
         self.formats = formats
         self.min_confidence = min_confidence
         self.min_char_confidence = min_char_confidence
@@ -417,7 +454,7 @@ class PlateReader:
             reads[id(todo[k][0])].append((self.engine, r, todo[k][1], todo[k][3]))
         out = []
         for ln in {id(t[0]): t[0] for t in todo}.values():
-            voted = self._vote(ln, [(self.engine, ln.rec, ln.quad, False), *reads.get(id(ln), [])])
+            voted = self._vote(ln, [(self.engine, ln.rec, ln.quad, False), *reads.get(id(ln), [])], work)
             # a Latin first letter with no province glyph found may be a foreign plate (RK896AO)
             ln.cn_only = voted is not None or len(ln.text) < 7 or not ln.text[0].isascii()
             if voted is not None:
@@ -463,7 +500,8 @@ class PlateReader:
                              fixed=True, voted=True))
         return out
 
-    def _vote(self, ln: _Line, readings: list[tuple[OcrEngine, RecResult, np.ndarray, bool]]) -> _Line | None:
+    def _vote(self, ln: _Line, readings: list[tuple[OcrEngine, RecResult, np.ndarray, bool]],
+              work: np.ndarray | None = None) -> _Line | None:
         """Province glyph by the recognisers' mean constrained probability (each recogniser's best
         over its crops: the glyph may be inside only the widened one), tail by majority."""
         prov: dict[str, np.ndarray] = {}
@@ -489,9 +527,10 @@ class PlateReader:
             return None
         # a recogniser that saw no province glyph at all (dropped it) abstains
         seen = [v for v in prov.values() if v.max() >= PROVINCE_SEEN_P]
-        if not seen:
-            return None
-        choice = _province_choice(seen)
+        choice = _province_choice(seen) if seen else None
+        if self.glyph_model is not None and work is not None:
+            sr, q = min(slot_reads.values(), key=lambda v: v[0].path.penalty)
+            choice = _with_glyph_vote(choice, seen, self._glyph_vector(work, q, sr, 0), list(prov.values()))
         if choice is None:
             return None
         k, p = choice
@@ -502,6 +541,15 @@ class PlateReader:
         q = min(slot_reads.values(), key=lambda v: v[0].path.penalty)[1]
         return _Line(q, ln.rec, CN_PROVINCES[k] + text, ln.conf, [p, *conf], self.cn_engine, fixed=True,
                      voted=True)
+
+    def _glyph_vector(self, work: np.ndarray, quad: np.ndarray, sr: SlotReading, slot: int) -> np.ndarray:
+        """Province classifier's probabilities for the glyph in `slot` of a constrained reading of
+        the line `quad` (CTC step t covers crop columns 8t..8t+8 at the recogniser's 48-px height)."""
+        assert self.glyph_model is not None
+        crop = crop_quad(work, quad, pad=0.1)
+        s = sr.path.slots[slot]
+        x = 4.0 * (s.first + s.last + 1) * crop.shape[0] / 48
+        return self.glyph_model.line_vector(crop, x)
 
     def _province_fix(self, line: _Line) -> list[tuple[str, list[float]]]:
         """Alternative readings of a line with its first glyph decoded among the 31 provinces."""
