@@ -34,6 +34,8 @@ SIZE_TYPE_TEXT = {
 }
 ADR_PAIRS = [("33", "1203"), ("30", "1202"), ("80", "1830"), ("268", "1005"), ("50", "2067"), ("336", "1230")]
 
+# Deliberately independent of edge/readers/iso6346.py: the ground truth must not share a bug with the
+# reader it is used to test.
 _LETTER_VALUES: dict[str, int] = {}
 _v = 10
 for _c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
