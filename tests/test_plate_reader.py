@@ -74,3 +74,21 @@ def test_cn_tail_without_province_glyph_is_a_no_read_not_a_generic_plate(reader)
 def test_foreign_plate_with_a_confident_first_letter_still_reads(reader):
     r = reader.read(_plate(["BA-302OZ"], width=600))
     assert r.ok and r.text == "BA302OZ" and r.country == "OTHER"
+
+
+def test_cn_two_line_plate_whose_serial_box_overlaps_the_top_line(reader):
+    """Demo footage, yellow CN rear plate 桂A·473T7 (data_samples truth): the detector draws the serial's box
+    up into the small top line. Paired as a two-line plate it reads right; split at its ink minimum the
+    T loses its bar and reads as 1 (a wrong read this test guards against)."""
+    from pathlib import Path
+
+    from data_samples import load_truth
+
+    lane = Path(__file__).resolve().parents[1] / "data_samples" / "clips" / "demo" / "in1"
+    truck = load_truth(lane)["passages"][0]
+    cap = cv2.VideoCapture(str(lane / "plate.mp4"))
+    frames = [cap.read()[1] for _ in range(22)]
+    cap.release()
+    reads = [reader.read(frames[i]) for i in (15, 18, 21)]
+    assert [r.text for r in reads] == [truck["plate"]] * 3
+    assert all(r.country == "CN" and r.format == "cn_ordinary" for r in reads)

@@ -283,7 +283,8 @@ def _small_top(top: _Line, bot: _Line) -> bool:
     if not 0.3 <= top.h / bot.h <= 0.8 or top.w > 1.1 * bot.w:
         return False
     gap = bot.y0 - top.y1
-    if gap < -0.3 * top.h or gap > 0.6 * bot.h:
+    # The detector often draws the serial's box up into the small top line (overlap up to ~0.6 of its height).
+    if gap < -0.7 * top.h or gap > 0.6 * bot.h:
         return False
     return bot.x0 <= (top.x0 + top.x1) / 2 <= bot.x1
 
