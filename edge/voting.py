@@ -9,6 +9,7 @@ each read already, so a valid read is preferred inside the winning cluster.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -35,6 +36,11 @@ class Cluster(Generic[T]):
     @property
     def weight(self) -> float:
         return sum(self.confidences)
+
+    @property
+    def key_counts(self) -> Counter[str]:
+        """How often each exact string was read inside the cluster."""
+        return Counter(self.keys)
 
 
 def cluster_reads(
@@ -74,9 +80,7 @@ def vote_plate(reads: Sequence[PlateRead]) -> PlateVote | None:
         return None
     best = cluster_reads(texted, key=lambda r: r.text or "", confidence=lambda r: r.confidence)[0]
     # Within the cluster, the exact string seen most often wins; confidence breaks ties.
-    counts: dict[str, int] = {}
-    for k in best.keys:
-        counts[k] = counts.get(k, 0) + 1
+    counts = best.key_counts
     winner = max(best.members, key=lambda r: (r.format is not None, counts[r.text or ""], r.confidence))
     return PlateVote(read=winner, support=best.support, total=len(texted))
 
@@ -96,9 +100,7 @@ def vote_containers(reads: Sequence[ContainerRead], min_support: int = 1) -> lis
     for c in clusters:
         if c.support < min_support:
             continue
-        counts: dict[str, int] = {}
-        for k in c.keys:
-            counts[k] = counts.get(k, 0) + 1
+        counts = c.key_counts
         winner = max(c.members, key=lambda r: (r.check_digit_ok, counts[r.code], not r.corrected, r.confidence))
         if not winner.check_digit_ok and any(
             o.check_digit_ok and JaroWinkler.similarity(o.code, winner.code) >= 0.8 for o in out
