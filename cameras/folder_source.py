@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from cameras.base import CameraError, FrameSource
 from cameras.frame import CameraRole, Frame
+from edge.imageio import ImageError, load_image
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +65,13 @@ class ImageFolderSource(FrameSource):
         return False
 
     def _decode(self, path: Path) -> np.ndarray | None:
-        # imdecode from bytes: a file that vanished or is unreadable is the same case as a bad file.
+        # The same size caps and messages as every other image input (edge.imageio); a file that vanished
+        # or is unreadable is the same case as a bad file.
         try:
-            data = np.fromfile(path, dtype=np.uint8)
-        except OSError as e:
-            log.warning("camera %s: cannot read %s: %s; skipped", self.name, path, e.strerror)
+            return load_image(path)
+        except ImageError as e:
+            log.warning("camera %s: %s; skipped", self.name, e)
             return None
-        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-        if image is None or not image.size:
-            log.warning("camera %s: %s is not a decodable image; skipped", self.name, path)
-            return None
-        return image
 
     def frames(self) -> Iterator[Frame]:
         self._set_state("online")
