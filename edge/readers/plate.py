@@ -277,6 +277,22 @@ def _crowded(c: _Candidate, lines: list[_Line]) -> bool:
     return False
 
 
+def _extents_along(ref: _Line, ln: _Line) -> tuple[float, float, float, float]:
+    """x0, x1, y0, y1 of `ln`'s quad in the frame of `ref`'s baseline (x along the text, y down
+    across it); the upright box when `ref` is level. Quads run top-left, top-right, bottom-right,
+    bottom-left, as the detector returns them."""
+    q = ref.quad.astype(np.float64)
+    d = (q[1] - q[0]) + (q[2] - q[3])
+    norm = float(np.hypot(*d))
+    if norm < 1e-6:
+        return ln.x0, ln.x1, ln.y0, ln.y1
+    u = d / norm
+    n = np.array([-u[1], u[0]])  # y down in the image: the normal points down when the text runs right
+    pts = ln.quad.astype(np.float64)
+    xs, ys = pts @ u, pts @ n
+    return float(xs.min()), float(xs.max()), float(ys.min()), float(ys.max())
+
+
 def _small_top(top: _Line, bot: _Line) -> bool:
     """`top` is the small upper line of a CN two-line plate over the serial line `bot`: 0.3–0.8 of
     its height, right above it, centred over it and not wider."""
@@ -619,16 +635,23 @@ class PlateReader:
 
     @staticmethod
     def _stacked(top: _Line, bot: _Line) -> bool:
-        """`bot` sits right under `top`, overlapping horizontally, like the two lines of one plate."""
-        if bot.y0 < top.y0 + 0.5 * top.h:
+        """`bot` sits right under `top`, overlapping horizontally, like the two lines of one plate.
+
+        Measured along the top line's own axes: on a tilted plate the upright boxes of its two
+        lines overlap vertically, which would otherwise look like one line drawn over another.
+        """
+        tx0, tx1, ty0, ty1 = _extents_along(top, top)
+        bx0, bx1, by0, by1 = _extents_along(top, bot)
+        th, bh, tw, bw = max(ty1 - ty0, 1.0), max(by1 - by0, 1.0), max(tx1 - tx0, 1.0), max(bx1 - bx0, 1.0)
+        if by0 < ty0 + 0.5 * th:
             return False
-        gap = bot.y0 - top.y1
-        if gap > 0.8 * max(top.h, bot.h) or gap < -0.4 * min(top.h, bot.h):
+        gap = by0 - ty1
+        if gap > 0.8 * max(th, bh) or gap < -0.4 * min(th, bh):
             return False
-        overlap = min(top.x1, bot.x1) - max(top.x0, bot.x0)
-        if overlap < 0.6 * min(top.w, bot.w):
+        overlap = min(tx1, bx1) - max(tx0, bx0)
+        if overlap < 0.6 * min(tw, bw):
             return False
-        return 0.5 < top.h / bot.h < 2.0 and top.w < 1.6 * bot.w
+        return 0.5 < th / bh < 2.0 and tw < 1.6 * bw
 
     @staticmethod
     def _layout_format(g: GrammarMatch, parts: list[_Line]) -> GrammarMatch:
