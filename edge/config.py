@@ -178,6 +178,31 @@ class PipelineConfig(_Strict):
         "post_s is over (the truck is gone: no read can come); null: always wait post_s"
     )
     max_passage_s: float = Field(120.0, gt=0)
+    hazard_every_n: int = Field(
+        2, ge=1, description="look for ADR panels on every Nth read frame of the plate and container cameras "
+        "(a panel stays in view for seconds)"
+    )
+    cargo_every_n: int = Field(
+        1, ge=1, description="classify the cargo on every Nth read frame of the cargo camera"
+    )
+    confirm_reads: int = Field(
+        2, ge=0, description="a container code, ADR panel or cargo keyword read this many times in a passage is "
+        "confirmed; while everything a reader has found is confirmed, it reads only every confirmed_every_n "
+        "frames (0: never sparse)"
+    )
+    confirmed_every_n: int = Field(
+        6, ge=1, description="cadence in frames of the container, hazard and cargo-text readers once their finds "
+        "are confirmed (a new find makes them dense again); a multiple of their own cadences keeps them aligned"
+    )
+    novelty_threshold: float = Field(
+        1.0, ge=0, description="a reader skips a camera's frame that differs from the last frame it read there "
+        "by less than this mean grey level (0-255, on a 64×36 thumbnail): a stopped truck shows the same plate "
+        "and code; 0: read every frame"
+    )
+    container_det_max_side: int | None = Field(
+        None, ge=160, le=4096, description="long side (px) of the container reader's text detector input; "
+        "null: the reader's default (960). Smaller is faster where the code text is large in the frame"
+    )
 
 
 def _commodity(name: str) -> str:

@@ -24,12 +24,17 @@ class OccupancyDetector(MotionDetector):
         learn_rate: float = 0.05,
         empty_below: float = 0.01,
         absorb_after_frames: int = 3000,
+        present_above: float | None = None,
     ) -> None:
         """`empty_below`: changed fraction under which the zone counts as empty (and is learnt).
         `absorb_after_frames`: an object present this long is learnt into the background
-        (a parked vehicle must not hold the lane open for ever)."""
+        (a parked vehicle must not hold the lane open for ever).
+        `present_above`: the caller's presence threshold (pipeline.motion_threshold). Fractions
+        between `empty_below` and it are not a vehicle to the caller, so they are learnt too:
+        otherwise the residue a long stop leaves (light and glare moved on while the background
+        was frozen) is never learnt, creeps over the threshold and opens a ghost passage."""
         super().__init__(zone, pixel_threshold=pixel_threshold, learn_rate=learn_rate)
-        self._empty_below = empty_below
+        self._empty_below = max(empty_below, present_above or 0.0)
         self._absorb = absorb_after_frames
         self._present_frames = 0
 

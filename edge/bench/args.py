@@ -13,6 +13,9 @@ QUICK_NAIVE_EVERY = 4
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--samples", default=str(DEFAULT_SAMPLES), help="folder of <lane>/truth.json + videos")
+    p.add_argument("--config", dest="site_config", default=None, metavar="FILE",
+                   help="gate config whose camera calibration (read zones, per lane and role) and pipeline settings "
+                        "apply (default: the samples' own, clips/demo → data_samples/demo.yaml; 'none': neither)")
     p.add_argument("--cameras", type=int, help="real-time replay with N cameras (default: search 1, 2, 4, 6, 8 …)")
     p.add_argument("--json", dest="json_out", help="write the JSON summary here")
     p.add_argument("--report", help="write report.md and PNG plots into this folder")

@@ -13,9 +13,9 @@ from typing import Any
 
 from edge.bench.accuracy import Accuracy, aggregate, score_lane
 from edge.bench.args import QUICK_NAIVE_EVERY, QUICK_REALTIME_S, QUICK_SEARCH
-from edge.bench.footage import SampleLane, load_samples, samples_config
+from edge.bench.footage import SampleLane, load_samples, samples_config, site_config_for
 from edge.bench.runner import PipelineRun, expectations, run_fast
-from edge.config import Config
+from edge.config import Config, ConfigError, load_config
 from edge.pipeline import Readers
 from edge.policy import PolicyRules
 
@@ -61,6 +61,15 @@ def with_overrides(cfg: Config, overrides: list[str]) -> Config:
     return cfg.model_copy(update={"pipeline": PipelineConfig.model_validate(values)})
 
 
+def site_config(args: argparse.Namespace) -> Path | None:
+    """`--config FILE`, else the samples' own gate config (clips/demo → demo.yaml) when there is one; 'none': no
+    site config (bare cameras, default pipeline settings)."""
+    given = getattr(args, "site_config", None)
+    if given is None:
+        return site_config_for(args.samples)
+    return None if str(given).lower() == "none" else Path(given)
+
+
 def warm_up(cfg: Config, readers: Readers) -> None:
     """One read per camera before timing: the first onnxruntime run allocates its arenas."""
     from cameras.factory import open_source
@@ -91,7 +100,9 @@ def run_bench(args: argparse.Namespace, log=print) -> dict[str, Any]:  # noqa: A
     cv2.setNumThreads(args.threads)
     load_at_start = [round(x, 2) for x in os.getloadavg()]
     lanes = load_samples(args.samples)
-    cfg = with_overrides(samples_config(lanes, args.threads), getattr(args, "overrides", []))
+    site_path = site_config(args)
+    site = load_config(site_path) if site_path else None
+    cfg = with_overrides(samples_config(lanes, args.threads, site), getattr(args, "overrides", []))
     progress = not args.no_progress
     engine = OcrEngine(threads=args.threads)
     readers = build_readers(cfg, engine)
@@ -120,14 +131,14 @@ def run_bench(args: argparse.Namespace, log=print) -> dict[str, Any]:  # noqa: A
 
         seconds = args.realtime_seconds or (QUICK_REALTIME_S if args.quick else None)
         if args.cameras:
-            rt_best, rt_runs = search_cameras(lanes, readers, args.threads, (args.cameras,), seconds, log)
+            rt_best, rt_runs = search_cameras(lanes, readers, args.threads, (args.cameras,), seconds, log, cfg)
             if not rt_best:
                 lower = tuple(n for n in SEARCH if n < args.cameras)
-                rt_best, more = search_cameras(lanes, readers, args.threads, lower, seconds, log) if lower else (0, [])
+                rt_best, more = search_cameras(lanes, readers, args.threads, lower, seconds, log, cfg) if lower else (0, [])
                 rt_runs += more
         else:
             rt_best, rt_runs = search_cameras(lanes, readers, args.threads, QUICK_SEARCH if args.quick else SEARCH,
-                                              seconds, log)
+                                              seconds, log, cfg)
 
     peer = None
     if not (args.skip_peer or args.quick):
@@ -139,6 +150,7 @@ def run_bench(args: argparse.Namespace, log=print) -> dict[str, Any]:  # noqa: A
         "command": getattr(args, "command_line", None) or "smartgate " + shlex.join(sys.argv[1:]),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "samples": str(args.samples),
+        "site_config": str(site_path) if site_path else None,
         "threads": args.threads,
         "quick": bool(args.quick),
         "machine": {**machine(), "load_avg_at_start": load_at_start},
@@ -158,7 +170,7 @@ def run_bench(args: argparse.Namespace, log=print) -> dict[str, Any]:  # noqa: A
 def main_bench(args: argparse.Namespace) -> int:
     try:
         data = run_bench(args)
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     keys = ("frames_per_s", "realtime_cameras", "decision_latency_ms_p95", "peak_rss_mb", "speedup_vs_naive")

@@ -11,7 +11,7 @@ import numpy as np
 
 from edge.bench.accuracy import Accuracy
 from edge.bench.naive import NaiveRun
-from edge.bench.realtime import RealtimeRun
+from edge.bench.realtime import LATENCY_TARGET_S, RealtimeRun
 from edge.bench.runner import ISSUE_STAGES, PipelineRun
 
 READER_STAGES = ("view", "plate", "container", "hazard", "cargo_text")
@@ -62,6 +62,16 @@ def traffic_projection(run: PipelineRun, naive: NaiveRun | None, trucks_per_day:
     return out
 
 
+def realtime_headline(runs: list[RealtimeRun]) -> tuple[list[RealtimeRun], list[RealtimeRun]]:
+    """([the largest N that keeps up AND decides within the latency target], [the run whose decision latency is the
+    headline]). A box that keeps up with N cameras but answers 2.5 s after the truck left does not serve N
+    cameras; when no N meets both, the headline latency is the largest kept-up N's (and misses the target)."""
+    in_time = [r for r in runs if r.sustained and r.meets_latency]
+    kept = [r for r in runs if r.sustained]
+    ok = [max(in_time, key=lambda r: r.cameras)] if in_time else []
+    return ok, ok or ([max(kept, key=lambda r: r.cameras)] if kept else [])
+
+
 def summary(
     run: PipelineRun,
     acc: Accuracy,
@@ -71,13 +81,15 @@ def summary(
     realtime_runs: list[RealtimeRun],
     meta: dict[str, Any],
 ) -> dict[str, Any]:
-    rt_ok = [r for r in realtime_runs if r.sustained and r.cameras == realtime_cameras]
+    rt_ok, rt_lat = realtime_headline(realtime_runs)
     out: dict[str, Any] = {
         "frames_per_s": round(run.frames_per_s, 2),
-        "realtime_cameras": realtime_cameras,
+        "realtime_cameras": rt_ok[0].cameras if rt_ok else (0 if realtime_runs else None),
+        "realtime_cameras_keep_up": realtime_cameras,
+        "decision_latency_target_ms": round(LATENCY_TARGET_S * 1000),
         # Real time is what the issue's target means (a truck leaves, the verdict follows); the as-fast-as-possible
         # figure depends on how fast the footage after the exit is chewed through. Fallback when not replayed.
-        "decision_latency_ms_p95": pct_ms(rt_ok[0].decision_latency_s, 95) if rt_ok else pct_ms(
+        "decision_latency_ms_p95": pct_ms(rt_lat[0].decision_latency_s, 95) if rt_lat else pct_ms(
             run.decision_latency_s, 95),
         "peak_rss_mb": run.peak_rss_mb,
         "accuracy": acc.summary(),
@@ -93,7 +105,7 @@ def summary(
         "frames": run.frames,
         "wall_s": round(run.wall_s, 2),
         "cpu_percent": run.cpu_percent,
-        "decision_latency_source": f"real time, {rt_ok[0].cameras} camera(s)" if rt_ok else "as fast as possible",
+        "decision_latency_source": f"real time, {rt_lat[0].cameras} camera(s)" if rt_lat else "as fast as possible",
         "decision_latency_fast_ms_p50": pct_ms(run.decision_latency_s, 50),
         "decision_latency_fast_ms_p95": pct_ms(run.decision_latency_s, 95),
         "decision_latency_trigger_ms_p95": pct_ms(run.decision_latency_trigger_s, 95),
@@ -107,7 +119,7 @@ def summary(
             {"cameras": r.cameras, "lanes": r.lanes, "sustained": r.sustained, "drop_rate": round(r.drop_rate, 4),
              "delivered": r.delivered, "dropped": r.dropped, "lag_p50_s": r.lag_p50_s, "lag_p95_s": r.lag_p95_s,
              "lag_growth_s": r.lag_growth_s, "cpu_percent": r.cpu_percent, "peak_rss_mb": r.peak_rss_mb,
-             "decision_latency_ms_p95": pct_ms(r.decision_latency_s, 95),
+             "decision_latency_ms_p95": pct_ms(r.decision_latency_s, 95), "meets_latency": r.meets_latency,
              "decision_latency_trigger_ms_p95": pct_ms(r.decision_latency_trigger_s, 95), "seconds": r.seconds}
             for r in realtime_runs
         ],
@@ -226,7 +238,9 @@ def write_markdown(data: dict[str, Any], run: PipelineRun, naive: NaiveRun | Non
         f"| frames/s (pipeline, all cameras) | {_fmt(data['frames_per_s'])} |",
         f"| frames/s (naive, every full frame) | {_fmt((data['naive'] or {}).get('frames_per_s'))} |",
         f"| speed-up vs naive | {_fmt(data['speedup_vs_naive'])} |",
-        f"| 10 fps cameras sustained in real time | {_fmt(data['realtime_cameras'])} |",
+        f"| 10 fps cameras sustained in real time with decision latency p95 ≤ {data['decision_latency_target_ms']} ms"
+        f" | {_fmt(data['realtime_cameras'])} |",
+        f"| 10 fps cameras kept up with (any latency) | {_fmt(data['realtime_cameras_keep_up'])} |",
         f"| decision latency p95, truck's exit → verdict (ms; {data['decision_latency_source']}) | "
         f"{_fmt(data['decision_latency_ms_p95'])} |",
         f"| decision latency p50 / p95, as fast as possible (ms) | {_fmt(data['decision_latency_fast_ms_p50'])} / "
@@ -264,11 +278,13 @@ def write_markdown(data: dict[str, Any], run: PipelineRun, naive: NaiveRun | Non
                      f"{tp['speedup_vs_naive_at_traffic']}× at this traffic")
     if data["realtime"]:
         lines += ["", "## Real-time replay", "",
-                  "| cameras | lanes | dropped % | lag p50 s | lag p95 s | lag growth s | CPU % | sustained |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| cameras | lanes | dropped % | lag p50 s | lag p95 s | lag growth s | CPU % | sustained | "
+                  "decision p95 ms | latency met |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for r in data["realtime"]:
             lines.append(f"| {r['cameras']} | {r['lanes']} | {100 * r['drop_rate']:.1f} | {r['lag_p50_s']} | "
-                         f"{r['lag_p95_s']} | {r['lag_growth_s']} | {r['cpu_percent']} | {r['sustained']} |")
+                         f"{r['lag_p95_s']} | {r['lag_growth_s']} | {r['cpu_percent']} | {r['sustained']} | "
+                         f"{_fmt(r['decision_latency_ms_p95'])} | {r['meets_latency']} |")
     if data["meta"].get("peer"):
         lines += ["", "## Peer on the same crops", ""]
         lines += [f"- {k}: {v}" for k, v in data["meta"]["peer"].items()]

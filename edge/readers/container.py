@@ -171,8 +171,11 @@ class ContainerReader:
     """Reads every ISO 6346 code in an image; returns only codes whose check digit verifies."""
 
     def __init__(self, engine: OcrEngine | None = None, threads: int = 2, include_unverified: bool = False,
-                 vertical_engine: OcrEngine | None = None):
+                 vertical_engine: OcrEngine | None = None, det_max_side: int = DET_MAX_SIDE):
+        """`det_max_side`: the text detector's input long side. The default suits photos up to 1080p; a camera
+        whose codes are large in the frame can use less (the detector's cost grows with the pixel count)."""
         self.engine = engine or OcrEngine(det="v6_tiny", rec="v6_small", threads=threads)
+        self.det_max_side = det_max_side
         self._vertical_engine = vertical_engine
         self._threads = threads
         self.include_unverified = include_unverified
@@ -203,7 +206,7 @@ class ContainerReader:
         """Detect and recognise every text box. (Recognising only the largest boxes or pre-screening with
         the tiny recogniser was tried: the code is not always the largest text under perspective, and
         the pre-screen cost as much as it saved.)"""
-        return [_from_textline(t) for t in self.engine.read(image, max_side=DET_MAX_SIDE)]
+        return [_from_textline(t) for t in self.engine.read(image, max_side=self.det_max_side)]
 
     # -- candidates ----------------------------------------------------------------------------------
     def _candidates(self, lines: list[_Line]) -> list[_Found]:

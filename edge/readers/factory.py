@@ -34,7 +34,9 @@ def build_readers(cfg: Config, engine: object | None = None) -> Readers:
         from edge.readers.container import ContainerReader
 
         # include_unverified: a code that fails its check digit reaches the policy (flag), not silence.
-        readers.container = ContainerReader(engine, threads=cfg.ocr.threads, include_unverified=True)
+        det_side = cfg.pipeline.container_det_max_side
+        readers.container = ContainerReader(engine, threads=cfg.ocr.threads, include_unverified=True,
+                                            **({"det_max_side": det_side} if det_side else {}))
     if roles & {"plate", "container"}:
         from edge.readers.hazard import HazardPanelReader
 
