@@ -113,3 +113,21 @@ def test_viterbi_matches_brute_force_best_path():
                 best = max(best, float(np.sum(np.log(p[np.arange(6), path] + 1e-12))))
         got = constrained_best_path(p, template)
         assert abs(got.log_score - best) < 1e-6
+
+
+def test_tail_vote_zero_doubted_as_q_by_one_recogniser_is_contested():
+    # 桂F36Q71 on the synthetic footage: v6 sees Q (0.74), v4 and v5 say 0; the pooled 0 (0 + folded O)
+    # wins the sum, but one recogniser reading Q plainly makes the slot a guess, not a read
+    a = _reading("桂F36071", _peaks("F36071"))
+    a.peaks[4] = {"0": 0.25, "Q": 0.74}
+    b = _reading("桂F36071", _peaks("F36071"))
+    b.peaks[4] = {"0": 0.9, "Q": 0.08}
+    c = _reading("桂F36071", _peaks("F36071"))
+    c.peaks[4] = {"0": 0.93, "Q": 0.03}
+    tail, conf = vote_tail([a, b, c])
+    assert tail == "F36071" and conf[3] == 0.0
+    assert min(conf[:3] + conf[4:]) > 0.9
+    # a faint Q under a clear 0 stays a read
+    a.peaks[4] = {"0": 0.85, "Q": 0.12}
+    tail, conf = vote_tail([a, b, c])
+    assert conf[3] > 0.9

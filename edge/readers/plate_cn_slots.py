@@ -5,7 +5,8 @@ letter A–Z without I/O, 5 alphanumerics) with `constrained_best_path`, so ever
 aligned slot by slot even when the free reading dropped, merged or misread a character (皖Q06417
 read as "006417": the letter slot still finds Q at 0.2–0.3 in all three). Per slot, the recognisers'
 peak probabilities are summed per character; a slot whose runner-up comes close is contested and
-gets confidence 0 (W vs H on one plate: a guess, so a no-read rather than a wrong read).
+gets confidence 0 (W vs H on one plate: a guess, so a no-read rather than a wrong read), and so
+does a 0 that one recogniser reads as Q with some confidence (see Q_DOUBT).
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from edge.readers.ctc_constrained import ConstrainedPath, constrained_best_path
 from edge.readers.plate_grammar import CN_LAST, CN_LETTER, CN_PROVINCES, DIGITS, LATIN, normalise
 
 SLOT_CONTEST = 0.6  # a slot is contested when the runner-up's summed probability exceeds this × the winner's
+# A serial "0" pools the recognisers' 0 and O (O is folded onto 0), and a Q's tail is a few pixels: the
+# pooled 0 outvotes a Q that one recogniser sees plainly (synthetic 桂F36Q71: v6 says Q at 0.5–0.9 on
+# every frame, v4/v5 say 0). So a 0 that any recogniser doubts this much in favour of Q is contested.
+Q_DOUBT = 0.3
 MAX_PENALTY = 12.0  # nats: a reading that fits the template only this badly says nothing about it
 # Serial characters that never occur on CN plates, folded onto their digit before decoding.
 _FOLD = {"O": "0", "I": "1"}
@@ -105,10 +110,9 @@ def vote_tail(readings: Sequence[SlotReading]) -> tuple[str, list[float]] | None
         agreeing = [r.peaks[i].get(win, 0.0) for r in readings if r.chars[i] == win]
         if not agreeing:
             return None
-        if len(ranked) > 1 and ranked[1][1] > SLOT_CONTEST * win_sum:
-            c = 0.0
-        else:
-            c = 1.0 - float(np.prod([1.0 - a for a in agreeing]))
+        contested = len(ranked) > 1 and ranked[1][1] > SLOT_CONTEST * win_sum
+        doubted_q = win == "0" and any(r.peaks[i].get("Q", 0.0) >= Q_DOUBT for r in readings)
+        c = 0.0 if contested or doubted_q else 1.0 - float(np.prod([1.0 - a for a in agreeing]))
         text.append(win)
         conf.append(c)
     tail = "".join(text)
