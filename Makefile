@@ -47,8 +47,16 @@ samples: $(STAMP)
 	@fc-list | grep -qi wqy || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei fonts-dejavu-core fonts-liberation2 >/dev/null)
 	$(BIN)/python -m data_samples.generate --out data_samples/clips --seed 7
 
-bench: $(STAMP)
+# Dense stress footage (a truck every ~7 s per lane): throughput, cameras sustained, decision latency.
+# Then the busy-hour footage (a truck a minute per lane, the planned 2030 traffic at twice its average;
+# rendered once into var/, ~2 min): throughput against the naive baseline at realistic traffic.
+bench: $(STAMP) var/clips/traffic/in1/truth.json
 	$(BIN)/smartgate bench --json var/bench.json --report var/bench
+	$(BIN)/smartgate bench --samples var/clips/traffic --config data_samples/demo.yaml --skip-realtime \
+		--naive-every 4 --json var/bench_traffic.json --report var/bench_traffic
+
+var/clips/traffic/in1/truth.json: $(STAMP) data_samples/generate.py
+	$(BIN)/python -m data_samples.generate --out var/clips --seed 7 --sets traffic
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -91,6 +91,8 @@ class LanePlan:
     direction: str
     start_time: str
     trucks: list[Plan]
+    # seconds from one truck leaving the plate camera to the next one entering it (not back-to-back)
+    gap_s: tuple[float, float] = (2.0, 3.5)
 
 
 def _demo() -> list[LanePlan]:
@@ -122,12 +124,35 @@ def _test() -> list[LanePlan]:
     return [LanePlan("test", "in1", "import", "2025-06-02T02:00:00Z", trucks)]
 
 
+# Planned traffic (issue 6): 3,000–3,500 trucks a day per freight road over 8 lanes is ≈ 440 trucks a lane a
+# day, one every ≈ 130 s over a 16-hour gate day; a busy hour at twice that rate is one truck a minute. The
+# demo set is a stress test (a truck every ≈ 7 s); this set has that busy hour's spacing.
+BUSY_HOUR_GAP_S = (45.0, 75.0)
+
+
+def _traffic() -> list[LanePlan]:
+    t0 = "2025-06-02T04:00:00Z"  # 11:00 at the gate
+    in1 = [
+        Plan("CN", False, "container", "container_roof", "closed", [("22G1", "horizontal")]),
+        Plan("VN", False, "open", "sacks", "fertilizer"),
+        Plan("CN", True, "open", "coal", "coke_coal", stop_s=3.0),
+    ]
+    out1 = [
+        Plan("VN", True, "open", "crates", "agricultural"),
+        Plan("VN", False, "container", "container_roof", "closed", [("42G1", "horizontal")]),
+        Plan("CN", False, "tarp", "tarp", "closed"),
+    ]
+    return [LanePlan("traffic", "in1", "import", t0, in1, gap_s=BUSY_HOUR_GAP_S),
+            LanePlan("traffic", "out1", "export", t0, out1, gap_s=BUSY_HOUR_GAP_S)]
+
+
 def _tiny() -> list[LanePlan]:
     return [LanePlan("tiny", "in1", "import", "2025-06-02T03:00:00Z",
                      [Plan("VN", False, "open", "crates", "agricultural")])]
 
 
-PRESETS: dict[str, Callable[[], list[LanePlan]]] = {"demo": _demo, "test": _test, "tiny": _tiny}
+PRESETS: dict[str, Callable[[], list[LanePlan]]] = {"demo": _demo, "test": _test, "tiny": _tiny,
+                                                    "traffic": _traffic}
 
 
 # ---------------------------------------------------------------- trucks and their motion
@@ -225,7 +250,7 @@ def _span(motion: Motion, length_m: float, plate_cam: PlateCamera, t_from: float
 
 
 def schedule(specs: list[TruckSpec], plans: list[Plan], rng: np.random.Generator, plate_cam: PlateCamera,
-             lead_in_s: float = 0.6) -> list[Motion]:
+             lead_in_s: float = 0.6, gap_s: tuple[float, float] = (2.0, 3.5)) -> list[Motion]:
     motions: list[Motion] = []
     prev_exit = 0.0
     for i, (spec, plan) in enumerate(zip(specs, plans, strict=True)):
@@ -237,7 +262,7 @@ def schedule(specs: list[TruckSpec], plans: list[Plan], rng: np.random.Generator
             gap_m = float(rng.uniform(3.0, 5.0))
             m = Motion(prev.t0 + (specs[i - 1].length_m + gap_m) / prev.v, prev.v)
         else:
-            target = lead_in_s if not motions else prev_exit + float(rng.uniform(2.0, 3.5))
+            target = lead_in_s if not motions else prev_exit + float(rng.uniform(*gap_s))
             m = Motion(0.0, spec.speed_mps, spec.stop_s)
             first, _ = _span(m, spec.length_m, plate_cam, 0.0)
             m = Motion(target - first, spec.speed_mps, spec.stop_s)
@@ -266,7 +291,7 @@ def render_lane(lp: LanePlan, seed: int, set_index: int, lane_index: int, out_di
     label = f"LÀN {lp.lane.upper()}"
     cams = {"plate": PlateCamera(rng, label), "container": SideCamera(rng, label), "cargo": TopCamera(rng, label)}
     specs = [make_spec(p, rng, f"{lp.set_name}-{lp.lane}-{i + 1:02d}") for i, p in enumerate(lp.trucks)]
-    motions = schedule(specs, lp.trucks, rng, cams["plate"])
+    motions = schedule(specs, lp.trucks, rng, cams["plate"], gap_s=lp.gap_s)
     sprites = [{"plate": render_front(s, rng), "container": render_side(s, rng), "cargo": render_top(s, rng)}
                for s in specs]
     end_s = max(_span(m, s.length_m, cams["plate"], m.t0)[1] for m, s in zip(motions, specs, strict=True)) + 1.0
@@ -371,7 +396,8 @@ def render_lane(lp: LanePlan, seed: int, set_index: int, lane_index: int, out_di
 
 
 def _frames_estimate(lp: LanePlan) -> int:
-    return int(sum(8 if p.boxes and p.boxes[0][0][0] != "2" else 6.5 for p in lp.trucks) * FPS)
+    gaps = (len(lp.trucks) - 1) * sum(lp.gap_s) / 2
+    return int((sum(8 if p.boxes and p.boxes[0][0][0] != "2" else 6.5 for p in lp.trucks) + gaps) * FPS)
 
 
 def generate(out: str | Path, seed: int = 7, sets: tuple[str, ...] = ("demo", "test"),

@@ -179,3 +179,23 @@ def test_generator_is_deterministic_for_a_seed(tmp_path: Path) -> None:
     assert runs[0] == runs[1]
     assert runs[0][0]["passages"][0]["plate"] != runs[2][0]["passages"][0]["plate"]
     assert runs[0][1]["plate"] != runs[2][1]["plate"]
+
+
+def test_traffic_preset_spaces_trucks_as_a_busy_hour():
+    """The `traffic` set keeps the planned busy-hour spacing (≈ one truck a minute per lane), unlike the dense
+    demo set; schedule() puts each truck's first sight that many seconds after the previous one left."""
+    from data_samples.generate import BUSY_HOUR_GAP_S, PRESETS, PlateCamera, _span, make_spec, schedule
+
+    lanes = PRESETS["traffic"]()
+    assert {lp.lane for lp in lanes} == {"in1", "out1"} and all(lp.gap_s == BUSY_HOUR_GAP_S for lp in lanes)
+    lp = lanes[0]
+    rng = np.random.default_rng(3)
+    cam = PlateCamera(rng, "LÀN IN1")
+    specs = [make_spec(p, rng, f"t{i}") for i, p in enumerate(lp.trucks)]
+    motions = schedule(specs, lp.trucks, rng, cam, gap_s=lp.gap_s)
+    spans = [_span(m, s.length_m, cam, m.t0) for m, s in zip(motions, specs, strict=True)]
+    gaps = [spans[i + 1][0] - spans[i][1] for i in range(len(spans) - 1)]
+    assert all(BUSY_HOUR_GAP_S[0] - 0.05 <= g <= BUSY_HOUR_GAP_S[1] + 0.05 for g in gaps), gaps
+    dense = schedule(specs, PRESETS["demo"]()[0].trucks[: len(specs)], np.random.default_rng(3), cam)
+    dense_spans = [_span(m, s.length_m, cam, m.t0) for m, s in zip(dense, specs, strict=True)]
+    assert all(dense_spans[i + 1][0] - dense_spans[i][1] < 4.0 for i in range(len(dense_spans) - 1))
