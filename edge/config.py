@@ -199,6 +199,10 @@ class PipelineConfig(_Strict):
         "by less than this mean grey level (0-255, on a 64×36 thumbnail): a stopped truck shows the same plate "
         "and code; 0: read every frame"
     )
+    plate_det_max_side: int | None = Field(
+        None, ge=160, le=4096, description="long side (px) of the plate reader's text detector input; "
+        "null: the reader's default (960). Smaller is faster where plates are large in the frame"
+    )
     container_det_max_side: int | None = Field(
         None, ge=160, le=4096, description="long side (px) of the container reader's text detector input; "
         "null: the reader's default (960). Smaller is faster where the code text is large in the frame"

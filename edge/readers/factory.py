@@ -29,7 +29,8 @@ def build_readers(cfg: Config, engine: object | None = None) -> Readers:
     if "plate" in roles:
         from edge.readers.plate import PlateReader
 
-        readers.plate = PlateReader(engine)
+        plate_side = cfg.pipeline.plate_det_max_side
+        readers.plate = PlateReader(engine, **({"max_side": plate_side} if plate_side else {}))
     if "container" in roles:
         from edge.readers.container import ContainerReader
 
