@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -20,13 +21,19 @@ from models import ModelError, model_path
 
 MODEL_NAME = "cn_province"
 GLYPH_OF_LINE = 0.58  # glyph height / height of a plate line's crop (detector box + crop_quad's 0.1 pad)
+# The top line of a CN two-line plate ("province · letter" over the serial) has glyphs about as wide
+# as tall, twice as wide for their height as a one-line plate's 45×90 mm glyphs; its window is that
+# much wider and squeezed back to a square (glyph/crop height is about the same as on one-line plates)
+TOP_ASPECT = 2.0
+TOP_PITCH = 1.2  # top line: province centre to authority-letter centre, in crop heights
 
 
 class ProvinceClassifier:
     """`probs(crop)` → probability of each of the 31 province glyphs for a square glyph crop (BGR)."""
 
-    def __init__(self, threads: int = 2, verify: bool = True):
-        path = model_path(MODEL_NAME, verify=verify)
+    def __init__(self, threads: int = 2, verify: bool = True, path: Path | None = None):
+        """`path`: another ONNX file to load instead of the shipped one (training/measurement only)."""
+        path = model_path(MODEL_NAME, verify=verify) if path is None else Path(path)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
@@ -58,22 +65,45 @@ class ProvinceClassifier:
     def probs(self, crop_bgr: np.ndarray) -> dict[str, float]:
         return dict(zip(self.classes, map(float, self.probs_batch([crop_bgr])[0]), strict=True))
 
-    def line_vector(self, line_crop: np.ndarray, x_centre: float) -> np.ndarray:
+    def line_vector(self, line_crop: np.ndarray, x_centre: float, glyph_of_line: float = GLYPH_OF_LINE,
+                    aspect: float = 1.0) -> np.ndarray:
         """Mean probabilities over a few squares around the first glyph of a rectified plate line
         crop (`x_centre`: its estimated centre in crop pixels; CTC peaks are off by up to a third of a
-        glyph, so the squares are shifted and resized around it)."""
-        h = line_crop.shape[0]
-        glyph_h = GLYPH_OF_LINE * h
-        crops = []
-        for size in (0.95, 1.1):
-            side = self.crop_side * glyph_h * size
-            for dx in (-0.12, 0.0, 0.12):
-                crops.append(square(line_crop, x_centre + dx * glyph_h, h / 2, side))
-        return self.probs_batch(crops).mean(axis=0)
+        glyph, so the squares are shifted and resized around it). `glyph_of_line`: glyph height /
+        crop height; `aspect`: how many times wider than a one-line plate glyph (45×90 mm) the glyph
+        is relative to its height — the window is that much wider and squeezed back to a square, so
+        the glyph looks as condensed as the ones the model learnt."""
+        return self.probs_batch(line_squares(line_crop, x_centre, self.crop_side, glyph_of_line, aspect)).mean(axis=0)
+
+
+SQUARE_SIZES = (0.95, 1.1)  # window side / (crop_side × glyph height)
+SQUARE_SHIFTS = (-0.12, 0.0, 0.12)  # window centre offsets, in glyph heights (× aspect)
+
+
+def line_squares(line_crop: np.ndarray, x_centre: float, crop_side: float = 1.25,
+                 glyph_of_line: float = GLYPH_OF_LINE, aspect: float = 1.0,
+                 sizes: tuple[float, ...] = SQUARE_SIZES, shifts: tuple[float, ...] = SQUARE_SHIFTS) -> list[np.ndarray]:
+    """The windows the classifier sees around a line's first glyph (shared with the trainer, which
+    cuts its training crops from synthetic plate lines with this same code)."""
+    h = line_crop.shape[0]
+    glyph_h = glyph_of_line * h
+    crops = []
+    for size in sizes:
+        side = crop_side * glyph_h * size
+        for dx in shifts:
+            crops.append(window(line_crop, x_centre + dx * glyph_h * aspect, h / 2, side * aspect, side))
+    return crops
 
 
 def square(image: np.ndarray, cx: float, cy: float, side: float) -> np.ndarray:
     """side×side square centred on (cx, cy), borders replicated where it leaves the image."""
-    s = max(int(round(side)), 4)
-    m = np.float32([[1, 0, s / 2 - cx], [0, 1, s / 2 - cy]])
+    return window(image, cx, cy, side, side)
+
+
+def window(image: np.ndarray, cx: float, cy: float, width: float, height: float) -> np.ndarray:
+    """height×height window showing width×height image pixels centred on (cx, cy) (squeezed
+    horizontally when wider), borders replicated where it leaves the image."""
+    s = max(int(round(height)), 4)
+    sx = s / max(int(round(width)), 1)  # exactly 1 for a square
+    m = np.float32([[sx, 0, s / 2 - cx * sx], [0, 1, s / 2 - cy]])
     return cv2.warpAffine(image, m, (s, s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -28,7 +28,7 @@ import numpy as np
 from edge.domain import Box, PlateRead
 from edge.ocr.ctc import best_in, ctc_segments
 from edge.ocr.engine import OcrEngine, RecResult, _charset, crop_quad
-from edge.readers.cn_province import ProvinceClassifier
+from edge.readers.cn_province import TOP_ASPECT, TOP_PITCH, ProvinceClassifier
 from edge.readers.plate_cn_slots import SlotReading, join, read_slots, vote_tail
 from edge.readers.plate_grammar import (
     CN_PROVINCES,
@@ -495,16 +495,27 @@ class PlateReader:
             crops = [crop_quad(work, top.quad, pad=0.1), crop_quad(work, bot.quad, pad=0.1)]
             prov: list[np.ndarray] = []
             slot_reads: list[SlotReading] = []
+            top_reads: list[SlotReading] = []
             for eng in (self.engine, self.cn_engine, self.check_engine):
                 rt, rb = eng.recognize(crops, return_probs=True)
                 idx = _province_columns(eng.rec_name)
                 prov.append(np.array([rt.probs[:, i].max() if i >= 0 else 0.0 for i in idx]))
                 st = read_slots(rt.probs, eng.rec_name, 0, 2)
                 sb = read_slots(rb.probs, eng.rec_name, 2, 7)
+                if st is not None:
+                    top_reads.append(st)
                 if st is not None and sb is not None:
                     slot_reads.append(join(st, sb))
             seen = [v for v in prov if v.max() >= PROVINCE_SEEN_P]
             choice = _province_choice(seen) if seen else None
+            if self.glyph_model is not None and top_reads:
+                # the same vote and veto as on one-line plates; the top line's glyph is about as
+                # wide as tall, so its window is wider (TOP_ASPECT) and squeezed to a square, and it
+                # is found one pitch left of the authority letter (recognisers that do not see the
+                # glyph put its CTC slot anywhere before the letter)
+                st = min(top_reads, key=lambda r: r.path.penalty)
+                vec = self._glyph_vector(work, top.quad, st, 1, TOP_ASPECT, -TOP_PITCH)
+                choice = _with_glyph_vote(choice, seen, vec, prov)
             tail = vote_tail(slot_reads) if choice is not None else None
             if tail is None:
                 continue
@@ -559,14 +570,16 @@ class PlateReader:
         return _Line(q, ln.rec, CN_PROVINCES[k] + text, ln.conf, [p, *conf], self.cn_engine, fixed=True,
                      voted=True)
 
-    def _glyph_vector(self, work: np.ndarray, quad: np.ndarray, sr: SlotReading, slot: int) -> np.ndarray:
-        """Province classifier's probabilities for the glyph in `slot` of a constrained reading of
-        the line `quad` (CTC step t covers crop columns 8t..8t+8 at the recogniser's 48-px height)."""
+    def _glyph_vector(self, work: np.ndarray, quad: np.ndarray, sr: SlotReading, slot: int,
+                      aspect: float = 1.0, offset: float = 0.0) -> np.ndarray:
+        """Province classifier's probabilities for the glyph at `slot` of a constrained reading of
+        the line `quad` (CTC step t covers crop columns 8t..8t+8 at the recogniser's 48-px height),
+        moved by `offset` crop heights."""
         assert self.glyph_model is not None
         crop = crop_quad(work, quad, pad=0.1)
         s = sr.path.slots[slot]
-        x = 4.0 * (s.first + s.last + 1) * crop.shape[0] / 48
-        return self.glyph_model.line_vector(crop, x)
+        x = (4.0 * (s.first + s.last + 1) / 48 + offset) * crop.shape[0]
+        return self.glyph_model.line_vector(crop, x, aspect=aspect)
 
     def _province_fix(self, line: _Line) -> list[tuple[str, list[float]]]:
         """Alternative readings of a line with its first glyph decoded among the 31 provinces."""

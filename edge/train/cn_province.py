@@ -195,7 +195,7 @@ def _warp_and_crop(rng: np.random.Generator, canvas: np.ndarray) -> np.ndarray:
     return cv2.warpPerspective(canvas, mtx, (out, out), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
 
 
-def degrade(rng: np.random.Generator, img: np.ndarray, min_glyph_px: float = 8) -> np.ndarray:
+def degrade(rng: np.random.Generator, img: np.ndarray, min_glyph_px: float = 8, size: int = SIZE) -> np.ndarray:
     """Camera: lighting, low resolution (glyph min_glyph_px–40 px), blur, noise, JPEG; returns SIZE×SIZE grey."""
     mean = img.mean()
     img = mean + (img - mean) * rng.uniform(0.25, 1.1)  # faded plates, haze, night
@@ -220,22 +220,44 @@ def degrade(rng: np.random.Generator, img: np.ndarray, min_glyph_px: float = 8) 
         ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(20, 90))])
         small = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-    return cv2.resize(grey, (SIZE, SIZE), interpolation=cv2.INTER_CUBIC if side < SIZE else cv2.INTER_AREA)
+    return cv2.resize(grey, (size, size), interpolation=cv2.INTER_CUBIC if side < size else cv2.INTER_AREA)
 
 
-def make_sample(rng: np.random.Generator, label: int, cjk: list, latin: list, min_glyph_px: float = 8) -> np.ndarray:
-    return degrade(rng, _warp_and_crop(rng, render_plate_patch(rng, label, cjk, latin)), min_glyph_px)
+def make_sample(rng: np.random.Generator, label: int, cjk: list, latin: list, min_glyph_px: float = 8,
+                size: int = SIZE) -> np.ndarray:
+    return degrade(rng, _warp_and_crop(rng, render_plate_patch(rng, label, cjk, latin)), min_glyph_px, size)
 
 
-def _make_part(args: tuple[int, tuple[int, int], list, list]) -> np.ndarray:
-    n_per_class, seed, cjk, latin = args
+@dataclass(frozen=True)
+class Mix:
+    """Where samples come from: `lines` of them cut from whole synthetic plate lines by the runtime's
+    crop code (`edge.train.cn_province_lines`), `top` of those from a two-line plate's top line; the
+    rest glyph-centred patches (`make_sample`)."""
+
+    lines: float = 0.0
+    top: float = 0.15
+    size: int = SIZE
+
+
+def mixed_sample(rng: np.random.Generator, label: int, cjk: list, latin: list, mix: Mix) -> np.ndarray:
+    if rng.random() < mix.lines:
+        from edge.train.cn_province_lines import line_sample  # needs the runtime's crop code (pyclipper)
+
+        return line_sample(rng, label, cjk, latin, top_line=rng.random() < mix.top, size=mix.size)
+    return make_sample(rng, label, cjk, latin, size=mix.size)
+
+
+def _make_part(args: tuple[int, tuple[int, int], list, list, Mix]) -> np.ndarray:
+    n_per_class, seed, cjk, latin, mix = args
     rng = np.random.default_rng(seed)
-    return np.stack([make_sample(rng, k, cjk, latin) for _ in range(n_per_class) for k in range(len(CN_PROVINCES))])
+    return np.stack([mixed_sample(rng, k, cjk, latin, mix) for _ in range(n_per_class) for k in range(len(CN_PROVINCES))])
 
 
-def make_set(n_per_class: int, seed: int, cjk: list, latin: list, workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def make_set(n_per_class: int, seed: int, cjk: list, latin: list, workers: int = 1,
+             mix: Mix = Mix()) -> tuple[np.ndarray, np.ndarray]:
     """n_per_class samples of each class (rendering split over `workers` processes, each seeded)."""
-    parts = [(n_per_class // workers + (w < n_per_class % workers), (seed, w), cjk, latin) for w in range(workers)]
+    parts = [(n_per_class // workers + (w < n_per_class % workers), (seed, w), cjk, latin, mix)
+             for w in range(workers)]
     if workers > 1:
         from multiprocessing import Pool
 
@@ -278,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2, help="torch threads and rendering processes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache", help="npz of rendered samples: loaded when present (same arguments), else written")
+    p.add_argument("--lines", type=float, default=0.0, help="fraction of samples cut from whole synthetic lines")
+    p.add_argument("--top", type=float, default=0.15, help="fraction of those from a two-line plate's top line")
+    p.add_argument("--size", type=int, default=SIZE, help="model input side")
     args = p.parse_args(argv)
     import torch
     import torch.nn as nn
@@ -293,8 +318,9 @@ def main(argv: list[str] | None = None) -> int:
         z = np.load(cache)
         xtr, ytr, xte, yte = z["xtr"], z["ytr"], z["xte"], z["yte"]
     else:
-        xtr, ytr = make_set(args.per_class, args.seed, cjk, latin, args.threads)
-        xte, yte = make_set(args.held_out, args.seed + 1000, cjk, latin, args.threads)  # held-out: another seed
+        mix = Mix(args.lines, args.top, args.size)
+        xtr, ytr = make_set(args.per_class, args.seed, cjk, latin, args.threads, mix)
+        xte, yte = make_set(args.held_out, args.seed + 1000, cjk, latin, args.threads, mix)  # held-out: another seed
         if cache is not None:
             np.savez_compressed(cache, xtr=xtr, ytr=ytr, xte=xte, yte=yte)
     t_data = time.time() - t0
@@ -336,14 +362,14 @@ def main(argv: list[str] | None = None) -> int:
     model.eval()
     acc = evaluate(model, xte, yte)
     onnx_path = out / "cn_province.onnx"
-    export(model, onnx_path)
+    export(model, onnx_path, args.size)
     digest = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
     card = {
         "model": "cn_province.onnx",
         "sha256": digest,
         "size": onnx_path.stat().st_size,
         "classes": list(CN_PROVINCES),
-        "input": f"1x1x{SIZE}x{SIZE} float32 grey, x/127.5-1; square crop {CROP_SIDE}x glyph height around the glyph",
+        "input": f"1x1x{args.size}x{args.size} float32 grey, x/127.5-1; square crop {CROP_SIDE}x glyph height around the glyph",
         "output": "probs 1x31 softmax",
         "data": {"train_per_class": args.per_class, "held_out_per_class": args.held_out, "seed": args.seed,
                  "held_out_seed": args.seed + 1000, "real_images": 0,
@@ -356,7 +382,10 @@ def main(argv: list[str] | None = None) -> int:
                     "perspective corner noise 3 %", "crop side 1.25 x glyph height x0.9-1.2, centre jitter "
                     "sd 0.12 h (x) / 0.06 h (y)", "contrast x0.25-1.1, brightness x0.5-1.3 +-50, shadow gradient (30 %)",
                     "glyph height 8-40 px", "Gaussian blur sd 0.3-2.5 canvas px (50 %), motion blur (30 %), noise sd 0-10, "
-                    "JPEG q20-90 (70 %)", "polarity inversion (50 %, at training)"],
+                    "JPEG q20-90 (70 %)", "polarity inversion (50 %, at training)"]
+                   + ([f"{args.lines:.0%} of samples cut from whole synthetic plate lines by the runtime's crop code "
+                       f"(crop_quad + line_squares; {args.top:.0%} of them two-line top lines), see "
+                       "edge/train/cn_province_lines.py"] if args.lines else []),
         "training": {"epochs_run": len(log), "batch": 128, "optimizer": "AdamW one-cycle lr 3e-3 wd 1e-4",
                      "loss": "cross-entropy, label smoothing 0.05", "threads": args.threads,
                      "data_seconds": round(t_data), "train_seconds": round(time.time() - t1), "log": log},
@@ -378,7 +407,7 @@ def evaluate(model, x: np.ndarray, y: np.ndarray) -> float:
     return float((pred.numpy() == y).mean())
 
 
-def export(model, path: Path) -> None:
+def export(model, path: Path, size: int = SIZE) -> None:
     import onnx
     import torch
     import torch.nn as nn
@@ -392,11 +421,11 @@ def export(model, path: Path) -> None:
             return torch.softmax(self.m(x), dim=1)
 
     model.eval()
-    torch.onnx.export(WithSoftmax(model), torch.zeros(1, 1, SIZE, SIZE), str(path), input_names=["image"],
+    torch.onnx.export(WithSoftmax(model), torch.zeros(1, 1, size, size), str(path), input_names=["image"],
                       output_names=["probs"], opset_version=17, dynamic_axes={"image": {0: "n"}, "probs": {0: "n"}},
                       dynamo=False)
     m = onnx.load(str(path))
-    for k, v in {"classes": json.dumps(list(CN_PROVINCES), ensure_ascii=False), "input_size": str(SIZE),
+    for k, v in {"classes": json.dumps(list(CN_PROVINCES), ensure_ascii=False), "input_size": str(size),
                  "crop_side": str(CROP_SIDE)}.items():
         e = m.metadata_props.add()
         e.key, e.value = k, v
