@@ -183,3 +183,14 @@ def test_realtime_headline_is_the_largest_n_that_keeps_up_and_decides_within_a_s
     assert [r.cameras for r in ok] == [2] and lat == ok  # 4 keeps up but decides 2.4 s after the exit
     ok, lat = realtime_headline(runs[2:])
     assert ok == [] and [r.cameras for r in lat] == [4]  # nothing in time: the kept-up N's latency, a miss
+
+
+def test_exit_time_is_the_last_camera_the_lane_has():
+    from edge.bench.runner import exit_time
+
+    p = {"t_exit_s": 9.5, "camera_visible_s": {"plate": [1.0, 6.8], "container": [1.2, 9.1], "cargo": [1.4, 9.5]}}
+    assert exit_time(p) == 9.5  # the full lane: truth.json's exit
+    assert exit_time(p, {"plate", "container", "cargo"}) == 9.5
+    assert exit_time(p, {"plate"}) == 6.8  # a plate-only replica lane sees the truck leave earlier
+    assert exit_time(p, {"plate", "container"}) == 9.1
+    assert exit_time({"t_exit_s": 4.0}, {"plate"}) == 4.0  # older truth without per-camera spans

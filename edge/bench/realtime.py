@@ -125,7 +125,8 @@ def run_realtime(lanes: list[SampleLane], readers: Readers, n_cameras: int, thre
     health = [s.health() for s in sources.values()]
     latencies, trigger_lat = [], []
     for lane_id, lg in logs.items():
-        a, b = decision_latencies(lg, truths[lane_id])
+        roles = {c.role for c in cfg.cameras if c.lane == lane_id}
+        a, b = decision_latencies(lg, truths[lane_id], roles)
         latencies += a
         trigger_lat += b
     lags.sort()

@@ -136,12 +136,21 @@ class LaneLog:
         return self.frame_wall[k] if k >= 0 else None
 
 
-def decision_latencies(log: LaneLog, truth: dict) -> tuple[list[float], list[float]]:
-    """(from the truck's exit per truth.json, matched passages only; from the passage's ended_at, all)."""
+def exit_time(passage: dict, roles: set[str] | None = None) -> float:
+    """When the truck left the last of the lane's cameras (`roles`; None: all the footage's cameras, which is
+    truth.json's `t_exit_s`). A replica lane with only a plate camera sees the truck leave ~2.5 s earlier than
+    the full lane, and its verdict must be timed from that, not from cameras it does not have."""
+    seen = passage.get("camera_visible_s") or {}
+    ends = [span[1] for role, span in seen.items() if span and (roles is None or role in roles)]
+    return max(ends) if ends and roles is not None else float(passage["t_exit_s"])
+
+
+def decision_latencies(log: LaneLog, truth: dict, roles: set[str] | None = None) -> tuple[list[float], list[float]]:
+    """(from the truck's exit from the lane's cameras, matched passages only; from the passage's ended_at, all)."""
     preds = [p for p, _ in log.verdicts]
     exit_lat = []
     for i, j in match_passages(preds, truth["passages"]):
-        ref = log.wall_at(truth["passages"][i]["t_exit_s"])
+        ref = log.wall_at(exit_time(truth["passages"][i], roles))
         if ref is not None:
             exit_lat.append(log.verdicts[j][1] - ref)
     trig = [t - ref for p, t in log.verdicts if (ref := log.wall_at(p.end_s)) is not None]
