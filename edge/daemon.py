@@ -351,17 +351,25 @@ def _demo_inspector(daemon: Daemon) -> None:
 
 
 def _demo_declarations(daemon: Daemon, path: Path) -> None:
-    """Load the demo footage's manifests (what the Single Window feed would have sent) unless present."""
+    """Load the demo footage's manifests (what the Single Window feed would have sent) unless present, and
+    re-arm those a previous demo run matched: every run replays the same trucks, and without this a second
+    `make demo` would flag them all `no_declaration` (demo database only; a real gate never does this)."""
     import json
 
     from edge.declarations import Declaration, DeclarationIn
 
     items = json.loads(path.read_text(encoding="utf-8"))["declarations"]
-    fresh = [d for d in items if daemon.store.get_declaration(d["id"]) is None]
-    for d in fresh:
-        daemon.store.save_declaration(Declaration.received(DeclarationIn.model_validate(d)))
-    if fresh:
-        print(f"demo: {len(fresh)} declaration(s) loaded from {path.name}", flush=True)
+    fresh, rearmed = 0, 0
+    for d in items:
+        known = daemon.store.get_declaration(d["id"])
+        if known is None:
+            daemon.store.save_declaration(Declaration.received(DeclarationIn.model_validate(d)))
+            fresh += 1
+        elif known.matched_passage_id is not None:
+            daemon.store.mark_declaration_matched(d["id"], None)
+            rearmed += 1
+    if fresh or rearmed:
+        print(f"demo: {fresh} declaration(s) loaded, {rearmed} re-armed from {path.name}", flush=True)
 
 
 def main_run(args: argparse.Namespace) -> int:
