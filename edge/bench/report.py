@@ -138,6 +138,16 @@ def write_json(data: dict[str, Any], path: str | Path) -> None:
     p.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def _save(fig, out: Path, name: str) -> str:  # noqa: ANN001
+    """Lay out, write (90 dpi) and close one figure; returns its file name."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(out / name, dpi=90)
+    plt.close(fig)
+    return name
+
+
 def _plots(run: PipelineRun, naive: NaiveRun | None, out: Path, prefix: str) -> list[str]:
     import matplotlib
 
@@ -159,10 +169,7 @@ def _plots(run: PipelineRun, naive: NaiveRun | None, out: Path, prefix: str) -> 
         ax.set_xlabel("ms", fontsize=8)
         ax.tick_params(labelsize=7)
     fig.suptitle("per-call latency, pipeline", fontsize=10)
-    fig.tight_layout()
-    names.append(f"{prefix}latency_hist.png")
-    fig.savefig(out / names[-1], dpi=90)
-    plt.close(fig)
+    names.append(_save(fig, out, f"{prefix}latency_hist.png"))
     # 2. per-stage p50/p95 and total time
     table = stage_table(run.stages)
     used = [s for s, v in table.items() if v["calls"]]
@@ -178,10 +185,7 @@ def _plots(run: PipelineRun, naive: NaiveRun | None, out: Path, prefix: str) -> 
     a2.set_xticks(x, used, rotation=45, fontsize=8)
     a2.set_ylabel("s in total")
     a2.set_title("where the time goes (detection/recognition are inside the readers)", fontsize=9)
-    fig.tight_layout()
-    names.append(f"{prefix}stages.png")
-    fig.savefig(out / names[-1], dpi=90)
-    plt.close(fig)
+    names.append(_save(fig, out, f"{prefix}stages.png"))
     # 3. decision latency
     if run.decision_latency_s:
         fig, ax = plt.subplots(figsize=(5.0, 2.8))
@@ -190,20 +194,14 @@ def _plots(run: PipelineRun, naive: NaiveRun | None, out: Path, prefix: str) -> 
         ax.legend(fontsize=7)
         ax.set_xlabel("ms to the verdict")
         ax.set_title("decision latency (as-fast-as-possible run)", fontsize=9)
-        fig.tight_layout()
-        names.append(f"{prefix}decision_latency.png")
-        fig.savefig(out / names[-1], dpi=90)
-        plt.close(fig)
+        names.append(_save(fig, out, f"{prefix}decision_latency.png"))
     # 4. throughput vs naive
     if naive is not None:
         fig, ax = plt.subplots(figsize=(4.0, 2.6))
         ax.bar(["pipeline", "naive"], [run.frames_per_s, naive.frames_per_s], color=["#4c72b0", "#c44e52"])
         ax.set_ylabel("frames / s")
         ax.set_title("throughput", fontsize=10)
-        fig.tight_layout()
-        names.append(f"{prefix}throughput.png")
-        fig.savefig(out / names[-1], dpi=90)
-        plt.close(fig)
+        names.append(_save(fig, out, f"{prefix}throughput.png"))
     return names
 
 
