@@ -127,7 +127,11 @@ def test_tail_vote_zero_doubted_as_q_by_one_recogniser_is_contested():
     tail, conf = vote_tail([a, b, c])
     assert tail == "F36071" and conf[3] == 0.0
     assert min(conf[:3] + conf[4:]) > 0.9
+    # a Q at 0.19 under a 0 is still a doubt (real 粤A5Q951: a plain Q got 0.19/0.14/0.05)
+    a.peaks[4] = {"0": 0.8, "Q": 0.19}
+    assert vote_tail([a, b, c])[1][3] == 0.0
     # a faint Q under a clear 0 stays a read
-    a.peaks[4] = {"0": 0.85, "Q": 0.12}
+    a.peaks[4] = {"0": 0.85, "Q": 0.06}
+    b.peaks[4] = {"0": 0.9, "Q": 0.05}
     tail, conf = vote_tail([a, b, c])
     assert conf[3] > 0.9

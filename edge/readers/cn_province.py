@@ -28,22 +28,20 @@ TOP_ASPECT = 2.0
 TOP_PITCH = 1.2  # top line: province centre to authority-letter centre, in crop heights
 
 
-class ProvinceClassifier:
-    """`probs(crop)` → probability of each of the 31 province glyphs for a square glyph crop (BGR)."""
+class GlyphClassifier:
+    """A small ONNX CNN over grey square glyph windows; classes and input size from its metadata."""
 
-    def __init__(self, threads: int = 2, verify: bool = True, path: Path | None = None):
+    def __init__(self, name: str, threads: int = 2, verify: bool = True, path: Path | None = None):
         """`path`: another ONNX file to load instead of the shipped one (training/measurement only)."""
-        path = model_path(MODEL_NAME, verify=verify) if path is None else Path(path)
+        path = model_path(name, verify=verify) if path is None else Path(path)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        meta = self._session.get_modelmeta().custom_metadata_map
-        self.classes: tuple[str, ...] = tuple(json.loads(meta["classes"]))
-        if "".join(self.classes) != CN_PROVINCES:
-            raise ModelError(f"{path}: class list {''.join(self.classes)} is not CN_PROVINCES")
-        self.size = int(meta["input_size"])
-        self.crop_side = float(meta["crop_side"])
+        self.path = path
+        self.meta = self._session.get_modelmeta().custom_metadata_map
+        self.classes: tuple[str, ...] = tuple(json.loads(self.meta["classes"]))
+        self.size = int(self.meta["input_size"])
         self._input = self._session.get_inputs()[0].name
         self._lock = threading.Lock()
 
@@ -55,12 +53,22 @@ class ProvinceClassifier:
         return x[None] / 127.5 - 1.0
 
     def probs_batch(self, crops: list[np.ndarray]) -> np.ndarray:
-        """(n, 31) probabilities in CN_PROVINCES order."""
+        """(n, classes) probabilities in `classes` order."""
         if not crops:
             return np.zeros((0, len(self.classes)), np.float32)
         x = np.stack([self._prep(c) for c in crops])
         with self._lock:
             return self._session.run(None, {self._input: x})[0]
+
+
+class ProvinceClassifier(GlyphClassifier):
+    """`probs(crop)` → probability of each of the 31 province glyphs for a square glyph crop (BGR)."""
+
+    def __init__(self, threads: int = 2, verify: bool = True, path: Path | None = None):
+        super().__init__(MODEL_NAME, threads, verify, path)
+        if "".join(self.classes) != CN_PROVINCES:
+            raise ModelError(f"{self.path}: class list {''.join(self.classes)} is not CN_PROVINCES")
+        self.crop_side = float(self.meta["crop_side"])
 
     def probs(self, crop_bgr: np.ndarray) -> dict[str, float]:
         return dict(zip(self.classes, map(float, self.probs_batch([crop_bgr])[0]), strict=True))

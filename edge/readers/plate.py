@@ -28,8 +28,17 @@ import numpy as np
 from edge.domain import Box, PlateRead
 from edge.ocr.ctc import best_in, ctc_segments
 from edge.ocr.engine import OcrEngine, RecResult, _charset, crop_quad
-from edge.readers.cn_province import TOP_ASPECT, TOP_PITCH, ProvinceClassifier
-from edge.readers.plate_cn_slots import SlotReading, join, read_slots, vote_tail
+from edge.readers.cn_province import GLYPH_OF_LINE, TOP_ASPECT, TOP_PITCH, ProvinceClassifier
+from edge.readers.cn_serial import SerialClassifier, serial_pitch
+from edge.readers.plate_cn_slots import (
+    SlotReading,
+    TailVote,
+    join,
+    read_slots,
+    slot_centres,
+    vote_slots,
+    vote_tail,
+)
 from edge.readers.plate_grammar import (
     CN_PROVINCES,
     FORMAT_NAMES,
@@ -46,6 +55,7 @@ PROVINCE_AGREED_MIN_P = 0.15  # the same, when several recognisers agree on the 
 PROVINCE_MARGIN = 0.5  # the runner-up province must be below this fraction of the winner
 PROVINCE_SEEN_P = 0.05  # below this a recogniser's best province probability means it saw none
 GLYPH_SURE = 0.9  # province classifier: lowest probability for its glyph to count as a vote
+SERIAL_SURE = 0.9  # serial classifier: lowest probability for it to settle a contested slot
 GLYPH_VETO = 0.05  # ... and below this it objects to the recognisers' glyph
 GLYPH_WEAK_P = 0.5  # its lowest probability for a glyph that every recogniser only faintly prefers
 TAIL_UNCONFIRMED = 0.5  # confidence cap of a CN tail the recognisers disagree on (tie): a no-read
@@ -339,6 +349,7 @@ class PlateReader:
         cn_engine: OcrEngine | None = None,
         check_engine: OcrEngine | None = None,
         glyph_model: ProvinceClassifier | bool = True,
+        serial_model: SerialClassifier | bool = True,
     ):
         self.engine = engine or OcrEngine()
         # PP-OCRv4 re-reads CN-looking lines (sessions are shared process-wide)
@@ -350,6 +361,9 @@ class PlateReader:
         # province-glyph classifier, one more vote on the province (True: the shipped model; False: off)
         self.glyph_model = (ProvinceClassifier(threads=self.engine.threads) if glyph_model is True
                             else glyph_model or None)
+        # serial-character classifier: settles slots the recognisers split on (True: shipped model)
+        self.serial_model = (SerialClassifier(threads=self.engine.threads) if serial_model is True
+                             else serial_model or None)
         self.formats = formats
         self.min_confidence = min_confidence
         self.min_char_confidence = min_char_confidence
@@ -562,13 +576,33 @@ class PlateReader:
         if choice is None:
             return None
         k, p = choice
-        tail = vote_tail([sr for sr, _ in slot_reads.values()])
-        if tail is None:
+        vote = vote_slots([sr for sr, _ in slot_reads.values()])
+        if vote is None:
             return None
-        text, conf = tail
         q = min(slot_reads.values(), key=lambda v: v[0].path.penalty)[1]
+        same_crop = [sr for sr, q2 in slot_reads.values() if np.array_equal(q2, q)]
+        text, conf = self._settle(work, q, same_crop, vote) if work is not None else (vote.text, vote.conf)
         return _Line(q, ln.rec, CN_PROVINCES[k] + text, ln.conf, [p, *conf], self.cn_engine, fixed=True,
                      voted=True)
+
+    def _settle(self, work: np.ndarray, quad: np.ndarray, reads: list[SlotReading],
+                vote: TailVote) -> tuple[str, list[float]]:
+        """The voted tail with its contested slots settled by the serial classifier where it is
+        sure (≥ SERIAL_SURE) of one of the contenders; other contested slots keep confidence 0.
+        `reads`: the recognisers' constrained readings of the crop of `quad`; a glyph's centre is
+        the mean of their slot centres (one CTC step is about half a glyph pitch)."""
+        text, conf = list(vote.text), list(vote.conf)
+        if self.serial_model is None or not vote.contests or not reads:
+            return vote.text, conf
+        crop = crop_quad(work, quad, pad=0.1)
+        xs = slot_centres(reads, crop.shape[0])
+        pitch = serial_pitch(xs[2:7], GLYPH_OF_LINE * crop.shape[0])
+        for i, contenders in vote.contests.items():
+            probs = self.serial_model.glyph_probs(crop, xs[i + 1], pitch)  # tail index i is template slot i + 1
+            best = max(probs, key=probs.__getitem__)
+            if best in contenders and probs[best] >= SERIAL_SURE:
+                text[i], conf[i] = best, probs[best]
+        return "".join(text), conf
 
     def _glyph_vector(self, work: np.ndarray, quad: np.ndarray, sr: SlotReading, slot: int,
                       aspect: float = 1.0, offset: float = 0.0) -> np.ndarray:

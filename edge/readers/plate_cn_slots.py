@@ -24,8 +24,10 @@ from edge.readers.plate_grammar import CN_LAST, CN_LETTER, CN_PROVINCES, DIGITS,
 SLOT_CONTEST = 0.6  # a slot is contested when the runner-up's summed probability exceeds this × the winner's
 # A serial "0" pools the recognisers' 0 and O (O is folded onto 0), and a Q's tail is a few pixels: the
 # pooled 0 outvotes a Q that one recogniser sees plainly (synthetic 桂F36Q71: v6 says Q at 0.5–0.9 on
-# every frame, v4/v5 say 0). So a 0 that any recogniser doubts this much in favour of Q is contested.
-Q_DOUBT = 0.3
+# every frame, v4/v5 say 0; real 粤A5Q951: Q at only 0.19/0.14/0.05 on a plain Q). So a 0 that any
+# recogniser doubts this much in favour of Q is contested (on the dev set's CN plates no true 0 gets
+# a Q above 0.03, so the cost in no-reads is small; the serial classifier may then settle it).
+Q_DOUBT = 0.1
 MAX_PENALTY = 12.0  # nats: a reading that fits the template only this badly says nothing about it
 # Serial characters that never occur on CN plates, folded onto their digit before decoding.
 _FOLD = {"O": "0", "I": "1"}
@@ -90,16 +92,28 @@ def read_slots(probs: np.ndarray, rec_name: str, first: int = 0, last: int = 7) 
     return SlotReading(path, "".join(charset[c] for c in path.classes), peaks)
 
 
-def vote_tail(readings: Sequence[SlotReading]) -> tuple[str, list[float]] | None:
+@dataclass
+class TailVote:
+    """Letter + serial (slots 1–6) as voted, with a confidence per slot; `contests` maps a tail
+    index whose vote was a tie (confidence 0) to its contenders, winner first."""
+
+    text: str
+    conf: list[float]
+    contests: dict[int, tuple[str, ...]]
+
+
+def vote_slots(readings: Sequence[SlotReading]) -> TailVote | None:
     """Letter + serial (slots 2–7) voted over one reading per recogniser, with a confidence per slot.
 
     Winner per slot = highest summed peak probability. Confidence: the noisy-OR of the
     recognisers whose own constrained choice is the winner (one recogniser alone: its peak);
-    0 when the runner-up's sum is within SLOT_CONTEST of the winner's.
+    0 when the runner-up's sum is within SLOT_CONTEST of the winner's, or when the winner is a 0
+    that some recogniser doubts in favour of Q (Q_DOUBT) — those slots are listed in `contests`.
     """
     if not readings:
         return None
     text, conf = [], []
+    contests: dict[int, tuple[str, ...]] = {}
     for i in range(1, 7):
         sums: dict[str, float] = {}
         for r in readings:
@@ -112,13 +126,28 @@ def vote_tail(readings: Sequence[SlotReading]) -> tuple[str, list[float]] | None
             return None
         contested = len(ranked) > 1 and ranked[1][1] > SLOT_CONTEST * win_sum
         doubted_q = win == "0" and any(r.peaks[i].get("Q", 0.0) >= Q_DOUBT for r in readings)
+        if contested or doubted_q:
+            contests[i - 1] = tuple(dict.fromkeys([win] + [ranked[1][0]] * contested + ["Q"] * doubted_q))
         c = 0.0 if contested or doubted_q else 1.0 - float(np.prod([1.0 - a for a in agreeing]))
         text.append(win)
         conf.append(c)
     tail = "".join(text)
     if not (tail[0] in LATIN and tail[0] in CN_LETTER):
         return None
-    return tail, conf
+    return TailVote(tail, conf, contests)
+
+
+def vote_tail(readings: Sequence[SlotReading]) -> tuple[str, list[float]] | None:
+    """`vote_slots` as (text, confidence per slot)."""
+    v = vote_slots(readings)
+    return None if v is None else (v.text, v.conf)
+
+
+def slot_centres(reads: Sequence[SlotReading], crop_height: int) -> list[float]:
+    """Each template slot's centre (crop px), averaged over readings of the same crop: CTC step t
+    covers columns 8t..8t+8 of the crop scaled to the recognisers' 48-px input height."""
+    return [float(np.mean([4.0 * (r.path.slots[k].first + r.path.slots[k].last + 1) for r in reads]))
+            * crop_height / 48 for k in range(len(reads[0].path.slots))]
 
 
 def join(top: SlotReading, bottom: SlotReading) -> SlotReading:

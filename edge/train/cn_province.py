@@ -269,7 +269,7 @@ def make_set(n_per_class: int, seed: int, cjk: list, latin: list, workers: int =
     return np.concatenate(xs), np.concatenate(ys).astype(np.int64)
 
 
-def build_model():
+def build_model(n_classes: int = len(CN_PROVINCES)):
     import torch.nn as nn
 
     def block(i: int, o: int) -> list:
@@ -280,7 +280,7 @@ def build_model():
         *block(16, 32), nn.MaxPool2d(2),  # 8
         *block(32, 64), *block(64, 64), nn.MaxPool2d(2),  # 4
         *block(64, 128),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(128, len(CN_PROVINCES)),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(128, n_classes),
     )
 
 
@@ -305,7 +305,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=SIZE, help="model input side")
     args = p.parse_args(argv)
     import torch
-    import torch.nn as nn
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -327,38 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"data: {len(xtr)} train, {len(xte)} held-out in {t_data:.0f}s; fonts {[Path(f).name for f, _ in cjk]}")
     cv2.imwrite(str(out / "samples.png"), np.vstack([np.hstack(list(xtr[r * 31 : r * 31 + 31])) for r in range(6)]))
     model = build_model()
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
-    steps_per_epoch = math.ceil(len(xtr) / 128)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=args.epochs * steps_per_epoch)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)
-    xt, yt = _to_tensor(xtr), torch.from_numpy(ytr)
-    rng = np.random.default_rng(args.seed)
     t1 = time.time()
-    log = []
-    for ep in range(args.epochs):
-        model.train()
-        order = torch.from_numpy(rng.permutation(len(xt)))
-        total, correct, n = 0.0, 0, 0
-        for b in range(steps_per_epoch):
-            idx = order[b * 128 : (b + 1) * 128]
-            xb, yb = xt[idx], yt[idx]
-            if rng.random() < 0.5:  # polarity is not a feature: white-on-blue and black-on-yellow both exist
-                xb = -xb
-            logits = model(xb)
-            loss = loss_fn(logits, yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss.detach()) * len(idx)
-            correct += int((logits.argmax(1) == yb).sum())
-            n += len(idx)
-        acc = evaluate(model, xte, yte)
-        log.append({"epoch": ep + 1, "loss": round(total / n, 4), "train_acc": round(correct / n, 4),
-                    "held_out_acc": round(acc, 4)})
-        print(log[-1], f"{time.time() - t1:.0f}s", flush=True)
-        if time.time() - t1 > args.minutes * 60:
-            break
+    log = fit(model, xtr, ytr, xte, yte, args.epochs, args.minutes, args.seed)
     model.eval()
     acc = evaluate(model, xte, yte)
     onnx_path = out / "cn_province.onnx"
@@ -397,6 +366,48 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def fit(model, xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, yte: np.ndarray, epochs: int,
+        minutes: float, seed: int) -> list[dict]:
+    """AdamW one-cycle training with label smoothing and random polarity inversion; stops after
+    `minutes` of wall time; returns the per-epoch log (loss, train and held-out accuracy)."""
+    import torch
+    import torch.nn as nn
+
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
+    steps_per_epoch = math.ceil(len(xtr) / 128)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=epochs * steps_per_epoch)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)
+    xt, yt = _to_tensor(xtr), torch.from_numpy(ytr)
+    rng = np.random.default_rng(seed)
+    t1 = time.time()
+    log = []
+    for ep in range(epochs):
+        model.train()
+        order = torch.from_numpy(rng.permutation(len(xt)))
+        total, correct, n = 0.0, 0, 0
+        for b in range(steps_per_epoch):
+            idx = order[b * 128 : (b + 1) * 128]
+            xb, yb = xt[idx], yt[idx]
+            if rng.random() < 0.5:  # polarity is not a feature: white-on-blue and black-on-yellow both exist
+                xb = -xb
+            logits = model(xb)
+            loss = loss_fn(logits, yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * len(idx)
+            correct += int((logits.argmax(1) == yb).sum())
+            n += len(idx)
+        acc = evaluate(model, xte, yte)
+        log.append({"epoch": ep + 1, "loss": round(total / n, 4), "train_acc": round(correct / n, 4),
+                    "held_out_acc": round(acc, 4)})
+        print(log[-1], f"{time.time() - t1:.0f}s", flush=True)
+        if time.time() - t1 > minutes * 60:
+            break
+    return log
+
+
 def evaluate(model, x: np.ndarray, y: np.ndarray) -> float:
     import torch
 
@@ -407,7 +418,9 @@ def evaluate(model, x: np.ndarray, y: np.ndarray) -> float:
     return float((pred.numpy() == y).mean())
 
 
-def export(model, path: Path, size: int = SIZE) -> None:
+def export(model, path: Path, size: int = SIZE, classes: str = CN_PROVINCES,
+           meta: dict[str, str] | None = None) -> None:
+    """ONNX with a softmax head; `classes` (JSON list), `input_size` and `meta` in its metadata."""
     import onnx
     import torch
     import torch.nn as nn
@@ -425,8 +438,9 @@ def export(model, path: Path, size: int = SIZE) -> None:
                       output_names=["probs"], opset_version=17, dynamic_axes={"image": {0: "n"}, "probs": {0: "n"}},
                       dynamo=False)
     m = onnx.load(str(path))
-    for k, v in {"classes": json.dumps(list(CN_PROVINCES), ensure_ascii=False), "input_size": str(size),
-                 "crop_side": str(CROP_SIDE)}.items():
+    props = {"classes": json.dumps(list(classes), ensure_ascii=False), "input_size": str(size),
+             **(meta if meta is not None else {"crop_side": str(CROP_SIDE)})}
+    for k, v in props.items():
         e = m.metadata_props.add()
         e.key, e.value = k, v
     onnx.save(m, str(path))

@@ -19,6 +19,7 @@ import math
 import cv2
 import numpy as np
 
+from edge.ocr.det_postprocess import order_quad
 from edge.ocr.engine import crop_quad
 from edge.readers.cn_province import GLYPH_OF_LINE, TOP_ASPECT, line_squares
 from edge.readers.plate_grammar import CN_PROVINCES
@@ -45,9 +46,10 @@ def _layout(rng: np.random.Generator, top_line: bool) -> tuple[float, float, lis
 
 
 def render_line(rng: np.random.Generator, label: int, cjk: list, latin: list,
-                top_line: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """BGR float canvas with a plate; returns (canvas, text quad (4×2, the line's ink box), glyph
-    centre (x, y)) in canvas pixels."""
+                top_line: bool = False, tail: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """BGR float canvas with a plate; returns (canvas, text quad (4×2, the line's ink box), every
+    glyph's centre (n×2: x, y)) in canvas pixels. `tail`: the characters after the province glyph
+    (random when None)."""
     pw, ph, cells = _layout(rng, top_line)
     ty = 15.0 if top_line else 25.0
     H, W = int((ph + 2 * MARGIN) * PX), int((pw + 2 * MARGIN) * PX)
@@ -80,7 +82,9 @@ def render_line(rng: np.random.Generator, label: int, cjk: list, latin: list,
     chars = [CN_PROVINCES[label]] + [LETTERS[rng.integers(24)]]
     if not top_line:
         chars += [SERIAL[rng.integers(len(SERIAL))] for _ in range(5)]
-    centre = None
+    if tail is not None:
+        chars = [chars[0], *tail[: len(chars) - 1]]
+    centres = []
     x_end = 0.0
     for i, ((x0, gw, gh), ch) in enumerate(zip(cells, chars, strict=True)):
         w_mm = gw * (squeeze if i == 0 else rng.uniform(0.9, 1.05))
@@ -95,8 +99,7 @@ def render_line(rng: np.random.Generator, label: int, cjk: list, latin: list,
         gy = int(o + (ty + gh / 2 - h_mm / 2) * PX)
         ink[gy : gy + m.shape[0], gx : gx + m.shape[1]] = np.maximum(
             ink[gy : gy + m.shape[0], gx : gx + m.shape[1]], m.astype(np.float32) / 255)
-        if i == 0:
-            centre = np.array([o + (x0 + gw / 2) * PX, o + (ty + gh / 2) * PX])
+        centres.append((o + (x0 + gw / 2) * PX, o + (ty + gh / 2) * PX))
         x_end = x0 + gw
     # separator dot between the letter and the serial (one-line) or between the two top glyphs
     dx = (cells[1][0] + cells[1][1] + 151.5) / 2 if not top_line else (cells[0][0] + cells[0][1] + cells[1][0]) / 2
@@ -106,14 +109,14 @@ def render_line(rng: np.random.Generator, label: int, cjk: list, latin: list,
     x0 = cells[0][0]
     gh = cells[0][2]
     quad = o + PX * np.array([[x0, ty], [x_end, ty], [x_end, ty + gh], [x0, ty + gh]], np.float64)
-    return canvas, quad, centre
+    return canvas, quad, np.array(centres, np.float64)
 
 
-def _homography(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
+def _homography(rng: np.random.Generator, w: int, h: int, squash: tuple[float, float] = (0.8, 1.15)) -> np.ndarray:
     """Rotation ±8°, shear ±0.3, horizontal foreshortening, perspective corner noise, about the centre."""
     ang = math.radians(rng.uniform(-8, 8))
     a = np.array([[math.cos(ang), -math.sin(ang)], [math.sin(ang), math.cos(ang)]]) @ np.array(
-        [[rng.uniform(0.8, 1.15), rng.uniform(-0.3, 0.3)], [0, 1]])
+        [[rng.uniform(*squash), rng.uniform(-0.3, 0.3)], [0, 1]])
     src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64)
     c = np.array([w / 2, h / 2])
     dst = (src - c) @ a.T + c + rng.normal(0, 0.02 * h, (4, 2))
@@ -124,16 +127,17 @@ def _apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return cv2.perspectiveTransform(pts.reshape(-1, 1, 2).astype(np.float64), m).reshape(-1, 2)
 
 
-def line_sample(rng: np.random.Generator, label: int, cjk: list, latin: list, top_line: bool = False,
-                min_glyph_px: float = 8, max_glyph_px: float = 40, size: int = SIZE,
-                aspect: float | None = None) -> np.ndarray:
-    """One size×size grey training crop, framed by the runtime's code on a synthetic plate line
-    (`aspect`: the window's, by default the runtime's — TOP_ASPECT on a top line, else 1)."""
-    if aspect is None:
-        aspect = TOP_ASPECT if top_line else 1.0
-    canvas, quad, centre = render_line(rng, label, cjk, latin, top_line)
+def camera_crop(rng: np.random.Generator, canvas: np.ndarray, quad: np.ndarray, centres: np.ndarray,
+                top_line: bool = False, min_glyph_px: float = 8, max_glyph_px: float = 40,
+                rect: bool = False, squash: tuple[float, float] = (0.8, 1.15)) -> tuple[np.ndarray, np.ndarray, float]:
+    """The plate seen by a camera (warp, lighting, shrink to a glyph height of min–max px, blur,
+    noise, JPEG) and cut like the runtime cuts a detected line (jittered detector quad through
+    `crop_quad`, pad 0.1). `rect`: the quad is replaced by its minimum-area rectangle, as the DB
+    detector's boxes are, so a sheared plate stays sheared in the crop; `squash`: range of horizontal
+    scale (foreshortening of a plate seen at an angle). Returns (line crop, each
+    glyph centre's x in the crop, glyph height px)."""
     h, w = canvas.shape[:2]
-    m = _homography(rng, w, h)
+    m = _homography(rng, w, h, squash)
     # lighting before the camera
     mean = canvas.mean()
     canvas = mean + (canvas - mean) * rng.uniform(0.45, 1.1)
@@ -146,7 +150,7 @@ def line_sample(rng: np.random.Generator, label: int, cjk: list, latin: list, to
             canvas = canvas * np.linspace(a, b, h, dtype=np.float32)[:, None, None]
     img = cv2.warpPerspective(np.clip(canvas, 0, 255).astype(np.uint8), m, (w, h), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REFLECT)
-    quad, centre = _apply(m, quad), _apply(m, centre[None])[0]
+    quad, centres = _apply(m, quad), _apply(m, centres)
     glyph_h = float(np.linalg.norm(quad[3] - quad[0]))
     # camera: optics blur at full resolution, then shrink to glyph height g px
     g = rng.uniform(min_glyph_px, max_glyph_px)
@@ -154,7 +158,7 @@ def line_sample(rng: np.random.Generator, label: int, cjk: list, latin: list, to
     if rng.random() < 0.6:
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 1.0) / f)
     img = cv2.resize(img, (max(8, int(w * f)), max(8, int(h * f))), interpolation=cv2.INTER_AREA)
-    quad, centre = quad * f, centre * f
+    quad, centres = quad * f, centres * f
     if rng.random() < 0.3:
         k = int(rng.integers(2, 4))
         kern = np.zeros((k, k), np.float32)
@@ -179,13 +183,28 @@ def line_sample(rng: np.random.Generator, label: int, cjk: list, latin: list, to
     det[[1, 2]] += rng.normal(0.2, 0.3) * gw * u
     det[[0, 1]] += rng.normal(-0.21, 0.08) * gpx * v
     det[[2, 3]] += rng.normal(0.21, 0.08) * gpx * v
+    if rect:
+        det = order_quad(cv2.boxPoints(cv2.minAreaRect(det.astype(np.float32))).astype(np.float32))
     crop = crop_quad(img, det.astype(np.float32), pad=0.1)
-    # the glyph centre in crop coordinates (crop_quad maps det to [m, m+w] × [m, m+h])
+    # the glyph centres in crop coordinates (crop_quad maps det to [m, m+w] × [m, m+h])
     dw = max(np.linalg.norm(det[0] - det[1]), np.linalg.norm(det[3] - det[2]))
     dh = max(np.linalg.norm(det[0] - det[3]), np.linalg.norm(det[1] - det[2]))
     mm = 0.1 * min(dw, dh)
     dst = np.array([[mm, mm], [mm + dw, mm], [mm + dw, mm + dh], [mm, mm + dh]], np.float32)
-    cx = float(_apply(cv2.getPerspectiveTransform(det.astype(np.float32), dst), centre[None])[0, 0])
+    xs = _apply(cv2.getPerspectiveTransform(det.astype(np.float32), dst), centres)[:, 0]
+    return crop, xs, gpx
+
+
+def line_sample(rng: np.random.Generator, label: int, cjk: list, latin: list, top_line: bool = False,
+                min_glyph_px: float = 8, max_glyph_px: float = 40, size: int = SIZE,
+                aspect: float | None = None) -> np.ndarray:
+    """One size×size grey training crop, framed by the runtime's code on a synthetic plate line
+    (`aspect`: the window's, by default the runtime's — TOP_ASPECT on a top line, else 1)."""
+    if aspect is None:
+        aspect = TOP_ASPECT if top_line else 1.0
+    canvas, quad, centres = render_line(rng, label, cjk, latin, top_line)
+    crop, xs, gpx = camera_crop(rng, canvas, quad, centres, top_line, min_glyph_px, max_glyph_px)
+    cx = float(xs[0])
     cx += rng.normal(0, 0.15) * gpx * (TOP_ASPECT if top_line else 1.0)  # centre estimate error
     win = line_squares(crop, cx, CROP_SIDE, GLYPH_OF_LINE, aspect, sizes=(rng.uniform(0.9, 1.15),), shifts=(0.0,))[0]
     grey = cv2.cvtColor(win, cv2.COLOR_BGR2GRAY)
