@@ -8,7 +8,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from edge.readers.cn_serial import NOMINAL_PITCH, SERIAL_CLASSES, SerialClassifier, serial_pitch, serial_windows
+from edge.readers.cn_serial import (
+    NOMINAL_PITCH,
+    SERIAL_CLASSES,
+    SerialClassifier,
+    serial_pitch,
+    serial_windows,
+)
 from edge.readers.plate import SERIAL_SURE, PlateReader
 from edge.readers.plate_cn_slots import SlotReading, TailVote, vote_slots
 from edge.train.cn_province import CJK_FONTS, LATIN_FONTS, available
