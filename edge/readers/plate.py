@@ -49,6 +49,7 @@ from edge.readers.plate_grammar import (
     match,
     normalise,
 )
+from edge.readers.slant import deskew
 
 PROVINCE_MIN_P = 0.3  # lowest probability for a province glyph re-decoded among the 31
 PROVINCE_AGREED_MIN_P = 0.15  # the same, when several recognisers agree on the glyph
@@ -56,6 +57,7 @@ PROVINCE_MARGIN = 0.5  # the runner-up province must be below this fraction of t
 PROVINCE_SEEN_P = 0.05  # below this a recogniser's best province probability means it saw none
 GLYPH_SURE = 0.9  # province classifier: lowest probability for its glyph to count as a vote
 SERIAL_SURE = 0.9  # serial classifier: lowest probability for it to settle a contested slot
+MIN_SLANT = 0.1  # |shear| of a CN line crop (x shift per row) from which it is also read deskewed
 GLYPH_VETO = 0.05  # ... and below this it objects to the recognisers' glyph
 GLYPH_WEAK_P = 0.5  # its lowest probability for a glyph that every recogniser only faintly prefers
 TAIL_UNCONFIRMED = 0.5  # confidence cap of a CN tail the recognisers disagree on (tie): a no-read
@@ -467,7 +469,14 @@ class PlateReader:
             kind = _cn_shape(ln)
             if kind is None:
                 continue
-            todo.append((ln, ln.quad, crop_quad(work, ln.quad, pad=0.1), False))
+            crop = crop_quad(work, ln.quad, pad=0.1)
+            todo.append((ln, ln.quad, crop, False))
+            # an obliquely seen plate leans in its (rotated-rectangle) box: all three recognisers also
+            # read it deskewed (川A019W2 leaning ≈ 30°: NAO19N2 as boxed, 川A019W2 deskewed). Shearing
+            # about mid-height keeps the slot centres, so the deskewed reading shares the box's quad.
+            upright, shear = deskew(crop)
+            if abs(shear) >= MIN_SLANT:
+                todo.append((ln, ln.quad.copy(), upright, False))
             if kind < 7:  # the glyph(s) may lie outside the detected box, or inside it but dropped
                 q = ln.quad.copy()
                 q[[0, 3], 0] = np.maximum(q[[0, 3], 0] - (1.0 if kind == 6 else 1.8) * ln.h, 0)
@@ -581,7 +590,10 @@ class PlateReader:
             return None
         q = min(slot_reads.values(), key=lambda v: v[0].path.penalty)[1]
         same_crop = [sr for sr, q2 in slot_reads.values() if np.array_equal(q2, q)]
-        text, conf = self._settle(work, q, same_crop, vote) if work is not None else (vote.text, vote.conf)
+        if work is None:
+            text, conf = vote.text, vote.conf
+        else:
+            text, conf = self._settle(work, q, same_crop, vote)
         return _Line(q, ln.rec, CN_PROVINCES[k] + text, ln.conf, [p, *conf], self.cn_engine, fixed=True,
                      voted=True)
 

@@ -41,6 +41,10 @@ from edge.train.cn_province import (
 from edge.train.cn_province_lines import camera_crop, render_line
 
 LETTER_COUNT = 24  # SERIAL_CLASSES[:24] are the letters
+# Letter/digit faces: the sans Latin fonts plus the Latin glyphs of the sans CJK fonts (Droid-like
+# WenQuanYi, Source-Sans-like Noto CJK in four weights) — more shapes of W, Q, G than two families
+# give; serif and monospaced faces (dotted 0) are left out: plate glyphs are plain sans.
+SERIAL_FONTS = LATIN_FONTS + [f for f in CJK_FONTS if "Serif" not in f[0] and "arphic" not in f[0]]
 CENTRE_SD = 0.25  # sd of the window centre error, in glyph pitches (CTC steps are ≈ half a pitch)
 PITCH_SD = 0.08  # relative sd of the pitch estimate
 SQUASH = (0.55, 1.15)  # horizontal scale of the plate: real plates seen at an angle are narrow
@@ -106,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    cjk, latin = available(CJK_FONTS), available(LATIN_FONTS)
+    cjk, latin = available(CJK_FONTS), available(SERIAL_FONTS)
     t0 = time.time()
     cache = Path(args.cache) if args.cache else None
     if cache is not None and cache.is_file():
