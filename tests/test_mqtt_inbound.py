@@ -98,6 +98,8 @@ def test_callback_errors_become_rejections(mosquitto, inbound):
     good = {"id": "NSW-9", "direction": "export", "vehicle_id": "IGV-07", "empty": True}
     box.fail_with = ValueError("duplicate of a matched declaration")
     send(mosquitto.url, f"{BASE}/declarations", json.dumps(good))
+    # delivery is asynchronous: switch the failure only once the first message has been handled
+    assert len(col.wait_for(1, f"{BASE}/declarations/rejected", timeout=10)) == 1
     box.fail_with = RuntimeError("disk full")
     send(mosquitto.url, f"{BASE}/declarations", json.dumps(good))
     got = [m.json() for m in col.wait_for(2, f"{BASE}/declarations/rejected", timeout=10)]
