@@ -8,7 +8,9 @@ recogniser: if the detector returns one squarish box, it is split at the ink-pro
 
 A wrong read is worse than a no-read, so three recognisers check each other (PP-OCRv6-small is
 the main one; v4 and v5 re-read the same crops): CN-looking lines are voted (province glyph from
-the recognisers' probabilities over the 31 provinces, tail by majority), weak reads need a second
+the recognisers' probabilities over the 31 provinces and a glyph classifier, tail slot by slot; a
+leaning line is also read deskewed, and a slot the recognisers split on is settled by a character
+classifier only when it is sure of one of the contenders), weak reads need a second
 recogniser's agreement (`low_agreement` otherwise), and weak foreign reads go to a 2-of-3 vote.
 Weak or ambiguous reads become explicit no-reads with a reason.
 """
@@ -56,10 +58,10 @@ PROVINCE_AGREED_MIN_P = 0.15  # the same, when several recognisers agree on the 
 PROVINCE_MARGIN = 0.5  # the runner-up province must be below this fraction of the winner
 PROVINCE_SEEN_P = 0.05  # below this a recogniser's best province probability means it saw none
 GLYPH_SURE = 0.9  # province classifier: lowest probability for its glyph to count as a vote
-SERIAL_SURE = 0.9  # serial classifier: lowest probability for it to settle a contested slot
-MIN_SLANT = 0.1  # |shear| of a CN line crop (x shift per row) from which it is also read deskewed
 GLYPH_VETO = 0.05  # ... and below this it objects to the recognisers' glyph
 GLYPH_WEAK_P = 0.5  # its lowest probability for a glyph that every recogniser only faintly prefers
+SERIAL_SURE = 0.9  # serial classifier: lowest probability for it to settle a contested slot
+MIN_SLANT = 0.1  # |shear| of a CN line crop (x shift per row) from which it is also read deskewed
 TAIL_UNCONFIRMED = 0.5  # confidence cap of a CN tail the recognisers disagree on (tie): a no-read
 _CN_TAIL = re.compile(r"^[A-HJ-NP-Z][A-HJ-NP-Z0-9]{4}[A-HJ-NP-Z0-9挂学警港澳]$")
 _CN_SERIAL = re.compile(r"^[A-HJ-NP-Z0-9]{5}$")
