@@ -42,6 +42,13 @@ def test_deskew_keeps_the_middle_row_and_leaves_upright_text_alone():
     assert np.array_equal(np.flatnonzero(mid < 110), np.flatnonzero(img[30, :, 0] < 110))
 
 
+@pytest.mark.parametrize("shape", [(1, 1, 3), (50, 2, 3), (12, 40), (30, 90, 3)])
+def test_deskew_leaves_tiny_and_flat_crops_alone(shape):
+    flat = np.full(shape, 128, np.uint8)
+    out, shear = deskew(flat)
+    assert shear == 0.0 and out is flat
+
+
 def test_leaning_cn_plates_are_read_through_the_deskewed_crop(monkeypatch):
     """Synthetic CN plates sheared by 0.6 (≈ 31°): more are read with the deskewed re-read than
     without it, and it adds no wrong read."""

@@ -25,5 +25,7 @@ def deskew(line_crop: np.ndarray) -> tuple[np.ndarray, float]:
         return cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=border)
 
     scores = [float((sheared(grad, k, cv2.BORDER_CONSTANT)[band].sum(axis=0) ** 2).sum()) for k in SHEARS]
-    best = float(SHEARS[int(np.argmax(scores))])
+    upright = int(np.argmin(np.abs(SHEARS)))
+    # a flat or tiny crop scores alike at every shear: leave it as it is unless a slant does better
+    best = float(SHEARS[int(np.argmax(scores))]) if max(scores) > scores[upright] else 0.0
     return (sheared(line_crop, best, cv2.BORDER_REPLICATE) if best else line_crop), best
