@@ -307,6 +307,20 @@ def _extents_along(ref: _Line, ln: _Line) -> tuple[float, float, float, float]:
     return float(xs.min()), float(xs.max()), float(ys.min()), float(ys.max())
 
 
+def _all_digit_serial(ln: _Line) -> bool:
+    """Five digits (O/I read for 0/1 allowed): a CN serial without a letter, or a VN bottom line."""
+    t = _serial_fix(_ascii_fold(ln.text))
+    return len(t) == 5 and t.isdigit()
+
+
+def _cn_top_like(top: _Line) -> bool:
+    """The small top line of a CN two-line plate reads as the province glyph and the authority
+    letter (1–3 characters, however misread, without a digit in the first two); a VN two-line
+    plate's top line starts with its 2-digit province code."""
+    t = _ascii_fold(top.text)
+    return 1 <= len(t) <= 3 and not any(c.isdigit() for c in t[:2])
+
+
 def _small_top(top: _Line, bot: _Line) -> bool:
     """`top` is the small upper line of a CN two-line plate over the serial line `bot`: 0.3–0.8 of
     its height, right above it, centred over it and not wider."""
@@ -483,8 +497,8 @@ class PlateReader:
                 q = ln.quad.copy()
                 q[[0, 3], 0] = np.maximum(q[[0, 3], 0] - (1.0 if kind == 6 else 1.8) * ln.h, 0)
                 todo.append((ln, q, crop_quad(work, q, pad=0.1), False))
-        if not todo:
-            return []
+        if not todo:  # a two-line plate with an all-digit serial has no CN-shaped line of its own
+            return self._cn_two_line(work, lines)
         crops = [t[2] for t in todo]
         reads: dict[int, list[tuple[OcrEngine, RecResult, np.ndarray, bool]]] = {}
         for eng in (self.cn_engine, self.check_engine):
@@ -511,9 +525,15 @@ class PlateReader:
         one-line plate; the general pairing misses it because the top line is half as tall."""
         out = []
         for bot in lines:
-            if bot.voted or _cn_shape(bot) != 5:
+            if bot.voted:
                 continue
-            tops = [t for t in lines if t is not bot and not t.voted and _small_top(t, bot)]
+            lettered = _cn_shape(bot) == 5
+            if not lettered and not _all_digit_serial(bot):
+                continue
+            # an all-digit serial (common on truck plates) could be a VN bottom line: it needs a top
+            # line that reads like "province · letter" (no digit), not like a VN "59-Y1"
+            tops = [t for t in lines if t is not bot and not t.voted and _small_top(t, bot)
+                    and (lettered or _cn_top_like(t))]
             if not tops:
                 continue
             top = min(tops, key=lambda t: bot.y0 - t.y1)
