@@ -53,3 +53,33 @@ def test_vn_two_line_plates_stay_vietnamese(reader):
         p = random_vn_plate(rng, two_line=True)
         r = reader.read(_scene(p, rng))
         assert (r.text, r.country) == (p.text, "VN")
+
+
+def _without_top_line(reader: PlateReader, scene: np.ndarray):
+    """The working image and the detected serial line alone (as when the detector misses the small
+    top line of a distant plate)."""
+    work, _, _ = reader._prepare(scene)
+    lines = [ln for ln in reader._lines(work) if not ln.voted]
+    bottom = max(lines, key=lambda ln: ln.h)
+    return work, bottom
+
+
+@pytest.mark.parametrize("all_digits", [True, False])
+def test_missed_cn_top_line_is_read_where_it_should_be(reader, all_digits):
+    rng = np.random.default_rng(21 if all_digits else 22)
+    for _ in range(3):
+        p = _cn_two_line(rng, all_digits)
+        work, bottom = _without_top_line(reader, _scene(p, rng))
+        assert bottom.text == p.bottom
+        voted = reader._cn_two_line(work, [bottom])
+        assert [v.text for v in voted] == [p.text]
+
+
+def test_no_cn_top_line_is_made_up_over_a_vn_bottom_line(reader):
+    """Over a VN two-line plate's bottom line the guessed place holds the VN top line ("59-Y1"):
+    it has digits, so no CN plate is made of it."""
+    rng = np.random.default_rng(23)
+    for _ in range(3):
+        p = random_vn_plate(rng, two_line=True)
+        work, bottom = _without_top_line(reader, _scene(p, rng))
+        assert reader._cn_two_line(work, [bottom]) == []

@@ -534,6 +534,13 @@ class PlateReader:
             # line that reads like "province · letter" (no digit), not like a VN "59-Y1"
             tops = [t for t in lines if t is not bot and not t.voted and _small_top(t, bot)
                     and (lettered or _cn_top_like(t))]
+            guessed = False
+            if not tops and not any(self._stacked(t, bot) for t in lines if t is not bot):
+                # the detector often misses the small top line of a distant or blurred plate: read
+                # the place where it would be (a line of its own above `bot` means another layout)
+                guess = self._top_above(work, bot)
+                if guess is not None and (lettered or _cn_top_like(guess)):
+                    tops, guessed = [guess], True
             if not tops:
                 continue
             top = min(tops, key=lambda t: bot.y0 - t.y1)
@@ -552,6 +559,8 @@ class PlateReader:
                 if st is not None and sb is not None:
                     slot_reads.append(join(st, sb))
             seen = [v for v in prov if v.max() >= PROVINCE_SEEN_P]
+            if guessed and not seen:
+                continue  # no recogniser sees a province glyph where the top line should be
             choice = _province_choice(seen) if seen else None
             if self.glyph_model is not None and top_reads:
                 # the same vote and veto as on one-line plates; the top line's glyph is about as
@@ -572,6 +581,23 @@ class PlateReader:
             out.append(_Line(box, bot.rec, CN_PROVINCES[k] + text, bot.conf, [p, *conf], self.cn_engine,
                              fixed=True, voted=True))
         return out
+
+    def _top_above(self, work: np.ndarray, bot: _Line) -> _Line | None:
+        """The main recogniser's reading of where a CN rear plate's "province · letter" line sits
+        over the serial line `bot` (GA 36: about half the serial's height, centred, about half as
+        wide, right above it), measured along `bot`'s own axes; None when nothing is read there."""
+        q = bot.quad.astype(np.float64)
+        along = (q[1] - q[0] + q[2] - q[3]) / 2
+        down = (q[3] - q[0] + q[2] - q[1]) / 2
+        centre = (q[0] + q[1]) / 2 - 0.4 * down
+        half_w, half_h = 0.3 * along, 0.36 * down
+        quad = np.array([centre - half_w - half_h, centre + half_w - half_h,
+                         centre + half_w + half_h, centre - half_w + half_h], np.float32)
+        rec = self.engine.recognize([crop_quad(work, quad, pad=0.1)], return_probs=True)[0]
+        text = normalise(rec.text)
+        if not text:
+            return None
+        return _Line(quad, rec, text, rec.confidence, _norm_conf(rec.text, rec.char_conf))
 
     def _vote(self, ln: _Line, readings: list[tuple[OcrEngine, RecResult, np.ndarray, bool]],
               work: np.ndarray | None = None) -> _Line | None:
