@@ -70,6 +70,7 @@ GENERIC_MIN_CHAR_CONF = 0.8
 MAJORITY_BELOW = 0.9  # foreign reads whose weakest character is below this are put to a 2-of-3 vote
 CROSS_CHECK_BELOW = 0.55  # a read whose weakest character is below this needs a second recogniser's agreement
 SMALL_SIDE = 64  # crops whose short side is below this are upscaled before detection
+TOP_REDETECT_SIDE = 160  # the band above a CN serial is enlarged to this short side to find its top line
 CROWDED_COST = 0.5  # foreign/generic reads inside a block of text lines (road signs) rank below isolated ones
 MAX_LINES = 24  # recognise at most this many text lines per image (largest first)
 
@@ -536,8 +537,8 @@ class PlateReader:
                     and (lettered or _cn_top_like(t))]
             guessed = False
             if not tops and not any(self._stacked(t, bot) for t in lines if t is not bot):
-                # the detector often misses the small top line of a distant or blurred plate: read
-                # the place where it would be (a line of its own above `bot` means another layout)
+                # the detector often misses the small top line of a distant or blurred plate: look
+                # again, enlarged, above the serial (a line stacked above `bot` means another layout)
                 guess = self._top_above(work, bot)
                 if guess is not None and (lettered or _cn_top_like(guess)):
                     tops, guessed = [guess], True
@@ -583,21 +584,29 @@ class PlateReader:
         return out
 
     def _top_above(self, work: np.ndarray, bot: _Line) -> _Line | None:
-        """The main recogniser's reading of where a CN rear plate's "province · letter" line sits
-        over the serial line `bot` (GA 36: about half the serial's height, centred, about half as
-        wide, right above it), measured along `bot`'s own axes; None when nothing is read there."""
+        """The small "province · letter" line of a CN rear plate over the serial line `bot`, found
+        by detecting text again in the band above `bot` (measured along its own axes), enlarged:
+        at frame scale the detector often misses a line half as tall as the serial. None when no
+        line there sits like that top line (`_small_top`, centred above the serial's top edge)."""
         q = bot.quad.astype(np.float64)
         along = (q[1] - q[0] + q[2] - q[3]) / 2
         down = (q[3] - q[0] + q[2] - q[1]) / 2
-        centre = (q[0] + q[1]) / 2 - 0.4 * down
-        half_w, half_h = 0.3 * along, 0.36 * down
-        quad = np.array([centre - half_w - half_h, centre + half_w - half_h,
-                         centre + half_w + half_h, centre - half_w + half_h], np.float32)
-        rec = self.engine.recognize([crop_quad(work, quad, pad=0.1)], return_probs=True)[0]
-        text = normalise(rec.text)
-        if not text:
+        band = np.array([q[0] - 0.1 * along - down, q[1] + 0.1 * along - down,
+                         q[1] + 0.1 * along + 0.12 * down, q[0] - 0.1 * along + 0.12 * down], np.float32)
+        w = max(int(round(1.2 * float(np.hypot(*along)))), 8)
+        h = max(int(round(1.12 * float(np.hypot(*down)))), 8)
+        to_band = cv2.getPerspectiveTransform(band, np.float32([[0, 0], [w, 0], [w, h], [0, h]]))
+        crop = cv2.warpPerspective(work, to_band, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        back = np.linalg.inv(to_band)
+        quads = [cv2.perspectiveTransform(d.reshape(-1, 1, 2).astype(np.float64), back).reshape(4, 2).astype(np.float32)
+                 for d in self.engine.detect(crop, min_side=TOP_REDETECT_SIDE)]
+        if not quads:
             return None
-        return _Line(quad, rec, text, rec.confidence, _norm_conf(rec.text, rec.char_conf))
+        recs = self.engine.recognize([crop_quad(work, wq, pad=0.1) for wq in quads], return_probs=True)
+        found = [_Line(wq, r, normalise(r.text), r.confidence, _norm_conf(r.text, r.char_conf))
+                 for wq, r in zip(quads, recs, strict=True) if normalise(r.text)]
+        tops = [t for t in found if _small_top(t, bot) and (t.y0 + t.y1) / 2 < bot.y0]
+        return min(tops, key=lambda t: bot.y0 - t.y1) if tops else None
 
     def _vote(self, ln: _Line, readings: list[tuple[OcrEngine, RecResult, np.ndarray, bool]],
               work: np.ndarray | None = None) -> _Line | None:
