@@ -65,7 +65,7 @@ def _without_top_line(reader: PlateReader, scene: np.ndarray):
 
 
 @pytest.mark.parametrize("all_digits", [True, False])
-def test_missed_cn_top_line_is_read_where_it_should_be(reader, all_digits):
+def test_missed_cn_top_line_is_found_again_above_the_serial(reader, all_digits):
     rng = np.random.default_rng(21 if all_digits else 22)
     for _ in range(3):
         p = _cn_two_line(rng, all_digits)
