@@ -46,11 +46,7 @@ class GlyphClassifier:
         self._lock = threading.Lock()
 
     def _prep(self, crop: np.ndarray) -> np.ndarray:
-        grey = crop if crop.ndim == 2 else cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
-        h, w = grey.shape[:2]
-        interp = cv2.INTER_AREA if min(h, w) > self.size else cv2.INTER_CUBIC
-        x = cv2.resize(grey, (self.size, self.size), interpolation=interp).astype(np.float32)
-        return x[None] / 127.5 - 1.0
+        return grey_input(crop, self.size).astype(np.float32)[None] / 127.5 - 1.0
 
     def probs_batch(self, crops: list[np.ndarray]) -> np.ndarray:
         """(n, classes) probabilities in `classes` order."""
@@ -59,6 +55,14 @@ class GlyphClassifier:
         x = np.stack([self._prep(c) for c in crops])
         with self._lock:
             return self._session.run(None, {self._input: x})[0]
+
+
+def grey_input(crop: np.ndarray, size: int) -> np.ndarray:
+    """A glyph window as the classifiers see it: grey, resized to size×size (uint8). The trainers
+    make their samples with this same function."""
+    grey = crop if crop.ndim == 2 else cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    interp = cv2.INTER_AREA if min(grey.shape[:2]) > size else cv2.INTER_CUBIC
+    return cv2.resize(grey, (size, size), interpolation=interp)
 
 
 class ProvinceClassifier(GlyphClassifier):

@@ -21,6 +21,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -247,26 +248,74 @@ def mixed_sample(rng: np.random.Generator, label: int, cjk: list, latin: list, m
     return make_sample(rng, label, cjk, latin, size=mix.size)
 
 
-def _make_part(args: tuple[int, tuple[int, int], list, list, Mix]) -> np.ndarray:
-    n_per_class, seed, cjk, latin, mix = args
+def _render_part(args: tuple) -> np.ndarray:
+    sample, n_classes, n_per_class, seed, cjk, latin, option = args
     rng = np.random.default_rng(seed)
-    return np.stack([mixed_sample(rng, k, cjk, latin, mix) for _ in range(n_per_class) for k in range(len(CN_PROVINCES))])
+    return np.stack([sample(rng, k, cjk, latin, option) for _ in range(n_per_class) for k in range(n_classes)])
 
 
-def make_set(n_per_class: int, seed: int, cjk: list, latin: list, workers: int = 1,
-             mix: Mix = Mix()) -> tuple[np.ndarray, np.ndarray]:
-    """n_per_class samples of each class (rendering split over `workers` processes, each seeded)."""
-    parts = [(n_per_class // workers + (w < n_per_class % workers), (seed, w), cjk, latin, mix)
+def render_set(sample: Callable[..., np.ndarray], n_classes: int, n_per_class: int, seed: int, cjk: list,
+               latin: list, option: object, workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """n_per_class samples of each class from `sample(rng, class, cjk, latin, option)` (a module-level
+    function: rendering is split over `workers` processes, each seeded with (seed, worker))."""
+    workers = max(1, min(workers, n_per_class))  # no empty part
+    parts = [(sample, n_classes, n_per_class // workers + (w < n_per_class % workers), (seed, w), cjk, latin, option)
              for w in range(workers)]
     if workers > 1:
         from multiprocessing import Pool
 
         with Pool(workers) as pool:
-            xs = pool.map(_make_part, parts)
+            xs = pool.map(_render_part, parts)
     else:
-        xs = [_make_part(parts[0])]
-    ys = [np.tile(np.arange(len(CN_PROVINCES)), n) for n, *_ in parts]
+        xs = [_render_part(parts[0])]
+    ys = [np.tile(np.arange(n_classes), part[2]) for part in parts]
     return np.concatenate(xs), np.concatenate(ys).astype(np.int64)
+
+
+def add_glyph_arguments(p: argparse.ArgumentParser, per_class: int, held_out: int, minutes: float) -> None:
+    """The arguments the glyph-classifier trainers share."""
+    p.add_argument("--out", required=True)
+    p.add_argument("--per-class", type=int, default=per_class, help="synthetic training samples per class")
+    p.add_argument("--held-out", type=int, default=held_out, help="synthetic held-out samples per class (other seed)")
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--minutes", type=float, default=minutes, help="stop training after this wall time")
+    p.add_argument("--threads", type=int, default=2, help="torch threads and rendering processes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache", help="npz of rendered samples: loaded when present (same arguments), else written")
+
+
+def start_training(args: argparse.Namespace) -> Path:
+    """Torch threads and seed from the arguments; the output folder, created."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def training_sets(args: argparse.Namespace, render: Callable[[int, int], tuple[np.ndarray, np.ndarray]]
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Training and held-out sets (`render(per_class, seed)`; held-out from seed + 1000), loaded
+    from `args.cache` when that file exists, else rendered and written there."""
+    cache = Path(args.cache) if args.cache else None
+    if cache is not None and cache.is_file():
+        z = np.load(cache)
+        return z["xtr"], z["ytr"], z["xte"], z["yte"]
+    xtr, ytr = render(args.per_class, args.seed)
+    xte, yte = render(args.held_out, args.seed + 1000)
+    if cache is not None:
+        np.savez_compressed(cache, xtr=xtr, ytr=ytr, xte=xte, yte=yte)
+    return xtr, ytr, xte, yte
+
+
+def write_samples(out: Path, x: np.ndarray, n_classes: int, rows: int = 6) -> None:
+    """The first `rows` samples of every class as one image (one row per round of classes)."""
+    rows = min(rows, len(x) // n_classes)
+    if rows:
+        cv2.imwrite(str(out / "samples.png"),
+                    np.vstack([np.hstack(list(x[r * n_classes : (r + 1) * n_classes])) for r in range(rows)]))
 
 
 def build_model(n_classes: int = len(CN_PROVINCES)):
@@ -292,39 +341,21 @@ def _to_tensor(x: np.ndarray):
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", required=True)
-    p.add_argument("--per-class", type=int, default=1200, help="synthetic training samples per class")
-    p.add_argument("--held-out", type=int, default=60, help="synthetic held-out samples per class (other seed)")
-    p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--minutes", type=float, default=9.0, help="stop training after this wall time")
-    p.add_argument("--threads", type=int, default=2, help="torch threads and rendering processes")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cache", help="npz of rendered samples: loaded when present (same arguments), else written")
+    add_glyph_arguments(p, per_class=1200, held_out=60, minutes=9.0)
     p.add_argument("--lines", type=float, default=0.0, help="fraction of samples cut from whole synthetic lines")
     p.add_argument("--top", type=float, default=0.15, help="fraction of those from a two-line plate's top line")
     p.add_argument("--size", type=int, default=SIZE, help="model input side")
     args = p.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = start_training(args)
     cjk, latin = available(CJK_FONTS), available(LATIN_FONTS)
+    n = len(CN_PROVINCES)
+    mix = Mix(args.lines, args.top, args.size)
     t0 = time.time()
-    cache = Path(args.cache) if args.cache else None
-    if cache is not None and cache.is_file():
-        z = np.load(cache)
-        xtr, ytr, xte, yte = z["xtr"], z["ytr"], z["xte"], z["yte"]
-    else:
-        mix = Mix(args.lines, args.top, args.size)
-        xtr, ytr = make_set(args.per_class, args.seed, cjk, latin, args.threads, mix)
-        xte, yte = make_set(args.held_out, args.seed + 1000, cjk, latin, args.threads, mix)  # held-out: another seed
-        if cache is not None:
-            np.savez_compressed(cache, xtr=xtr, ytr=ytr, xte=xte, yte=yte)
+    xtr, ytr, xte, yte = training_sets(
+        args, lambda per_class, seed: render_set(mixed_sample, n, per_class, seed, cjk, latin, mix, args.threads))
     t_data = time.time() - t0
     print(f"data: {len(xtr)} train, {len(xte)} held-out in {t_data:.0f}s; fonts {[Path(f).name for f, _ in cjk]}")
-    cv2.imwrite(str(out / "samples.png"), np.vstack([np.hstack(list(xtr[r * 31 : r * 31 + 31])) for r in range(6)]))
+    write_samples(out, xtr, n)
     model = build_model()
     t1 = time.time()
     log = fit(model, xtr, ytr, xte, yte, args.epochs, args.minutes, args.seed)

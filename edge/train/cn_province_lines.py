@@ -21,7 +21,7 @@ import numpy as np
 
 from edge.ocr.det_postprocess import order_quad
 from edge.ocr.engine import crop_quad
-from edge.readers.cn_province import GLYPH_OF_LINE, TOP_ASPECT, line_squares
+from edge.readers.cn_province import GLYPH_OF_LINE, TOP_ASPECT, grey_input, line_squares
 from edge.readers.plate_grammar import CN_PROVINCES
 from edge.train.cn_province import CROP_SIDE, LETTERS, SCHEMES, SIZE, _background, glyph_mask
 
@@ -207,6 +207,4 @@ def line_sample(rng: np.random.Generator, label: int, cjk: list, latin: list, to
     cx = float(xs[0])
     cx += rng.normal(0, 0.15) * gpx * (TOP_ASPECT if top_line else 1.0)  # centre estimate error
     win = line_squares(crop, cx, CROP_SIDE, GLYPH_OF_LINE, aspect, sizes=(rng.uniform(0.9, 1.15),), shifts=(0.0,))[0]
-    grey = cv2.cvtColor(win, cv2.COLOR_BGR2GRAY)
-    interp = cv2.INTER_AREA if grey.shape[0] > size else cv2.INTER_CUBIC
-    return cv2.resize(grey, (size, size), interpolation=interp)
+    return grey_input(win, size)

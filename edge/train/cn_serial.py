@@ -21,10 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from edge.readers.cn_province import GLYPH_OF_LINE
+from edge.readers.cn_province import GLYPH_OF_LINE, grey_input
 from edge.readers.cn_serial import SERIAL_CLASSES, WINDOW_HEIGHT, WINDOW_PITCHES, serial_pitch, serial_windows
 from edge.readers.plate_grammar import CN_PROVINCES, DIGITS
 from edge.train.cn_province import (
@@ -32,11 +31,16 @@ from edge.train.cn_province import (
     LATIN_FONTS,
     SCHEMES,
     SIZE,
+    add_glyph_arguments,
     available,
     build_model,
     evaluate,
     export,
     fit,
+    render_set,
+    start_training,
+    training_sets,
+    write_samples,
 )
 from edge.train.cn_province_lines import camera_crop, render_line
 
@@ -65,66 +69,22 @@ def serial_sample(rng: np.random.Generator, cls: int, cjk: list, latin: list, si
     pitch = serial_pitch(list(xs[2:7]), GLYPH_OF_LINE * crop.shape[0]) * rng.normal(1.0, PITCH_SD)
     cx = float(xs[slot]) + rng.normal(0, CENTRE_SD) * pitch
     win = serial_windows(crop, cx, pitch, sizes=(rng.uniform(0.9, 1.15),), shifts=(0.0,))[0]
-    grey = cv2.cvtColor(win, cv2.COLOR_BGR2GRAY)
-    interp = cv2.INTER_AREA if grey.shape[0] > size else cv2.INTER_CUBIC
-    return cv2.resize(grey, (size, size), interpolation=interp)
-
-
-def _make_part(args: tuple[int, tuple[int, int], list, list, int]) -> np.ndarray:
-    n_per_class, seed, cjk, latin, size = args
-    rng = np.random.default_rng(seed)
-    return np.stack([serial_sample(rng, k, cjk, latin, size) for _ in range(n_per_class)
-                     for k in range(len(SERIAL_CLASSES))])
-
-
-def make_set(n_per_class: int, seed: int, cjk: list, latin: list, workers: int = 1,
-             size: int = SIZE) -> tuple[np.ndarray, np.ndarray]:
-    """n_per_class samples of each class (rendering split over `workers` seeded processes)."""
-    parts = [(n_per_class // workers + (w < n_per_class % workers), (seed, w), cjk, latin, size)
-             for w in range(workers)]
-    if workers > 1:
-        from multiprocessing import Pool
-
-        with Pool(workers) as pool:
-            xs = pool.map(_make_part, parts)
-    else:
-        xs = [_make_part(parts[0])]
-    ys = [np.tile(np.arange(len(SERIAL_CLASSES)), n) for n, *_ in parts]
-    return np.concatenate(xs), np.concatenate(ys).astype(np.int64)
+    return grey_input(win, size)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", required=True)
-    p.add_argument("--per-class", type=int, default=1500, help="synthetic training samples per class")
-    p.add_argument("--held-out", type=int, default=80, help="synthetic held-out samples per class (other seed)")
-    p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--minutes", type=float, default=12.0, help="stop training after this wall time")
-    p.add_argument("--threads", type=int, default=2, help="torch threads and rendering processes")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cache", help="npz of rendered samples: loaded when present (same arguments), else written")
+    add_glyph_arguments(p, per_class=1500, held_out=80, minutes=12.0)
     args = p.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = start_training(args)
     cjk, latin = available(CJK_FONTS), available(SERIAL_FONTS)
+    n = len(SERIAL_CLASSES)
     t0 = time.time()
-    cache = Path(args.cache) if args.cache else None
-    if cache is not None and cache.is_file():
-        z = np.load(cache)
-        xtr, ytr, xte, yte = z["xtr"], z["ytr"], z["xte"], z["yte"]
-    else:
-        xtr, ytr = make_set(args.per_class, args.seed, cjk, latin, args.threads)
-        xte, yte = make_set(args.held_out, args.seed + 1000, cjk, latin, args.threads)  # held-out: another seed
-        if cache is not None:
-            np.savez_compressed(cache, xtr=xtr, ytr=ytr, xte=xte, yte=yte)
+    xtr, ytr, xte, yte = training_sets(
+        args, lambda per_class, seed: render_set(serial_sample, n, per_class, seed, cjk, latin, SIZE, args.threads))
     t_data = time.time() - t0
     print(f"data: {len(xtr)} train, {len(xte)} held-out in {t_data:.0f}s", flush=True)
-    n = len(SERIAL_CLASSES)
-    cv2.imwrite(str(out / "samples.png"), np.vstack([np.hstack(list(xtr[r * n : r * n + n])) for r in range(6)]))
+    write_samples(out, xtr, n)
     model = build_model(n)
     t1 = time.time()
     log = fit(model, xtr, ytr, xte, yte, args.epochs, args.minutes, args.seed)
