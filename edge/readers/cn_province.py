@@ -97,14 +97,17 @@ def line_squares(line_crop: np.ndarray, x_centre: float, crop_side: float = 1.25
                  sizes: tuple[float, ...] = SQUARE_SIZES, shifts: tuple[float, ...] = SQUARE_SHIFTS) -> list[np.ndarray]:
     """The windows the classifier sees around a line's first glyph (shared with the trainer, which
     cuts its training crops from synthetic plate lines with this same code)."""
-    h = line_crop.shape[0]
-    glyph_h = glyph_of_line * h
-    crops = []
-    for size in sizes:
-        side = crop_side * glyph_h * size
-        for dx in shifts:
-            crops.append(window(line_crop, x_centre + dx * glyph_h * aspect, h / 2, side * aspect, side))
-    return crops
+    glyph_h = glyph_of_line * line_crop.shape[0]
+    side = crop_side * glyph_h
+    return line_windows(line_crop, x_centre, side * aspect, side, glyph_h * aspect, sizes, shifts)
+
+
+def line_windows(line_crop: np.ndarray, x_centre: float, width: float, height: float, step: float,
+                 sizes: tuple[float, ...], shifts: tuple[float, ...]) -> list[np.ndarray]:
+    """Windows width×height (each scaled by every size) centred on the line's middle row at
+    x_centre + shift × step (every shift), squeezed to squares by `window`."""
+    y = line_crop.shape[0] / 2
+    return [window(line_crop, x_centre + dx * step, y, width * size, height * size) for size in sizes for dx in shifts]
 
 
 def square(image: np.ndarray, cx: float, cy: float, side: float) -> np.ndarray:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.readers.cn_province import GLYPH_OF_LINE, GlyphClassifier, window
+from edge.readers.cn_province import GLYPH_OF_LINE, GlyphClassifier, line_windows
 from models import ModelError
 
 MODEL_NAME = "cn_serial"
@@ -42,11 +42,8 @@ def serial_windows(line_crop: np.ndarray, x_centre: float, pitch: float, glyph_o
                    sizes: tuple[float, ...] = SIZES, shifts: tuple[float, ...] = SHIFTS) -> list[np.ndarray]:
     """Windows around the glyph centred at `x_centre` of a rectified one-line plate crop whose
     glyphs stand `pitch` px apart."""
-    h = line_crop.shape[0]
-    glyph_h = glyph_of_line * h
-    return [window(line_crop, x_centre + dx * pitch, h / 2, WINDOW_PITCHES * pitch * size,
-                   WINDOW_HEIGHT * glyph_h * size)
-            for size in sizes for dx in shifts]
+    glyph_h = glyph_of_line * line_crop.shape[0]
+    return line_windows(line_crop, x_centre, WINDOW_PITCHES * pitch, WINDOW_HEIGHT * glyph_h, pitch, sizes, shifts)
 
 
 class SerialClassifier(GlyphClassifier):

@@ -663,15 +663,21 @@ class PlateReader:
         text, conf = list(vote.text), list(vote.conf)
         if self.serial_model is None or not vote.contests or not reads:
             return vote.text, conf
+        for i, probs in self._serial_probs(work, quad, reads, list(vote.contests)).items():
+            best = max(probs, key=probs.__getitem__)
+            if best in vote.contests[i] and probs[best] >= SERIAL_SURE:
+                text[i], conf[i] = best, probs[best]
+        return "".join(text), conf
+
+    def _serial_probs(self, work: np.ndarray, quad: np.ndarray, reads: list[SlotReading],
+                      tail: list[int]) -> dict[int, dict[str, float]]:
+        """The serial classifier's probabilities for tail indices `tail` (template slot i + 1) of
+        the line crop of `quad`, each glyph centred on the recognisers' mean slot position."""
+        assert self.serial_model is not None
         crop = crop_quad(work, quad, pad=0.1)
         xs = slot_centres(reads, crop.shape[0])
         pitch = serial_pitch(xs[2:7], GLYPH_OF_LINE * crop.shape[0])
-        for i, contenders in vote.contests.items():
-            probs = self.serial_model.glyph_probs(crop, xs[i + 1], pitch)  # tail index i is template slot i + 1
-            best = max(probs, key=probs.__getitem__)
-            if best in contenders and probs[best] >= SERIAL_SURE:
-                text[i], conf[i] = best, probs[best]
-        return "".join(text), conf
+        return {i: self.serial_model.glyph_probs(crop, xs[i + 1], pitch) for i in tail}
 
     def _glyph_vector(self, work: np.ndarray, quad: np.ndarray, sr: SlotReading, slot: int,
                       aspect: float = 1.0, offset: float = 0.0) -> np.ndarray:

@@ -18,11 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.ocr.engine import crop_quad
 from edge.readers import plate as plate_mod
-from edge.readers.cn_province import GLYPH_OF_LINE
-from edge.readers.cn_serial import SerialClassifier, serial_pitch
-from edge.readers.plate_cn_slots import SlotReading, TailVote, slot_centres
+from edge.readers.cn_serial import SerialClassifier
+from edge.readers.plate_cn_slots import SlotReading, TailVote
 
 
 class _Probe(plate_mod.PlateReader):
@@ -32,11 +30,7 @@ class _Probe(plate_mod.PlateReader):
 
     def _settle(self, work: np.ndarray, quad: np.ndarray, reads: list[SlotReading],
                 vote: TailVote) -> tuple[str, list[float]]:
-        crop = crop_quad(work, quad, pad=0.1)
-        xs = slot_centres(reads, crop.shape[0])
-        pitch = serial_pitch(xs[2:7], GLYPH_OF_LINE * crop.shape[0])
-        for i in range(6):
-            probs = self.serial_model.glyph_probs(crop, xs[i + 1], pitch)
+        for i, probs in self._serial_probs(work, quad, reads, list(range(6))).items():
             best = max(probs, key=probs.__getitem__)
             self.seen.append((i, best, probs[best]))
         return super()._settle(work, quad, reads, vote)
