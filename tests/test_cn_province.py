@@ -23,12 +23,15 @@ def clf() -> ProvinceClassifier:
     return ProvinceClassifier(threads=1)
 
 
-def test_manifest_entry_matches_shipped_file():
-    entry = load_manifest()["cn_province"]
-    path = model_path("cn_province")
+@pytest.mark.parametrize("name, card_file", [("cn_province", "model_card.json"), ("cn_serial", "cn_serial_card.json")])
+def test_manifest_entry_matches_shipped_file(name, card_file):
+    """Both CN glyph classifiers: the committed file, its manifest entry and its card agree, and
+    the card says no real image was used."""
+    entry = load_manifest()[name]
+    path = model_path(name)
     assert path.stat().st_size == entry["size"] < 2_000_000
     assert sha256_file(path) == entry["sha256"]
-    card = json.loads(path.with_name("model_card.json").read_text(encoding="utf-8"))
+    card = json.loads(path.with_name(card_file).read_text(encoding="utf-8"))
     assert card["sha256"] == entry["sha256"]
     assert card["data"]["real_images"] == 0
 
