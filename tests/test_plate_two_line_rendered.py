@@ -10,6 +10,7 @@ import pytest
 from data_samples.codes import Plate, random_cn_plate, random_vn_plate
 from data_samples.render_plate import render_plate
 from edge.readers.plate import PlateReader
+from edge.readers.slant import shear
 
 
 @pytest.fixture(scope="module")
@@ -17,12 +18,9 @@ def reader() -> PlateReader:
     return PlateReader()
 
 
-def _scene(plate: Plate, rng: np.random.Generator, shear: float = 0.0) -> np.ndarray:
+def _scene(plate: Plate, rng: np.random.Generator, lean: float = 0.0) -> np.ndarray:
     img = render_plate(plate, rng, px_per_m=500, dirt=0.1)
-    scene = cv2.copyMakeBorder(img, 60, 60, 150, 150, cv2.BORDER_CONSTANT, value=(90, 90, 90))
-    h, w = scene.shape[:2]
-    m = np.float32([[1, shear, -shear * h / 2], [0, 1, 0]])
-    return cv2.warpAffine(scene, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    return shear(cv2.copyMakeBorder(img, 60, 60, 150, 150, cv2.BORDER_CONSTANT, value=(90, 90, 90)), lean)
 
 
 def _cn_two_line(rng: np.random.Generator, all_digits: bool) -> Plate:
@@ -39,9 +37,9 @@ def test_cn_rear_plates_are_read_whole(reader, all_digits):
     and was left unread) and when the plate leans."""
     rng = np.random.default_rng(11 if all_digits else 12)
     plates = [_cn_two_line(rng, all_digits) for _ in range(4)]
-    for shear in (0.0, 0.3):
-        reads = [reader.read(_scene(p, rng, shear)) for p in plates]
-        assert [r.text for r in reads] == [p.text for p in plates], shear
+    for lean in (0.0, 0.3):
+        reads = [reader.read(_scene(p, rng, lean)) for p in plates]
+        assert [r.text for r in reads] == [p.text for p in plates], lean
         assert all(r.country == "CN" for r in reads)
 
 

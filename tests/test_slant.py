@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.readers.slant import deskew
+from edge.readers.slant import deskew, shear
 
 
 def _bars(h: int = 60, w: int = 240) -> np.ndarray:
@@ -16,16 +16,10 @@ def _bars(h: int = 60, w: int = 240) -> np.ndarray:
     return img
 
 
-def _shear(img: np.ndarray, k: float) -> np.ndarray:
-    h, w = img.shape[:2]
-    m = np.float32([[1, k, -k * h / 2], [0, 1, 0]])
-    return cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
 @pytest.mark.parametrize("k", [-0.5, -0.25, 0.3, 0.6])
 def test_deskew_undoes_a_shear(k):
-    upright, shear = deskew(_shear(_bars(), k))
-    assert shear == pytest.approx(-k, abs=0.06)
+    upright, found = deskew(shear(_bars(), k))
+    assert found == pytest.approx(-k, abs=0.06)
     # strokes are vertical again: each column is mostly ink or mostly background over the middle rows
     grey = cv2.cvtColor(upright, cv2.COLOR_BGR2GRAY)[15:45, 20:225].astype(float)
     dark = (grey < 110).mean(axis=0)
@@ -34,10 +28,10 @@ def test_deskew_undoes_a_shear(k):
 
 def test_deskew_keeps_the_middle_row_and_leaves_upright_text_alone():
     img = _bars()
-    upright, shear = deskew(img)
-    assert shear == 0.0 and upright is img
+    upright, found = deskew(img)
+    assert found == 0.0 and upright is img
     # shearing about mid-height: a stroke's position on the middle row does not move
-    restored, _ = deskew(_shear(img, 0.4))
+    restored, _ = deskew(shear(img, 0.4))
     mid = cv2.cvtColor(restored, cv2.COLOR_BGR2GRAY)[30]
     assert np.array_equal(np.flatnonzero(mid < 110), np.flatnonzero(img[30, :, 0] < 110))
 
@@ -45,8 +39,8 @@ def test_deskew_keeps_the_middle_row_and_leaves_upright_text_alone():
 @pytest.mark.parametrize("shape", [(1, 1, 3), (50, 2, 3), (12, 40), (30, 90, 3)])
 def test_deskew_leaves_tiny_and_flat_crops_alone(shape):
     flat = np.full(shape, 128, np.uint8)
-    out, shear = deskew(flat)
-    assert shear == 0.0 and out is flat
+    out, found = deskew(flat)
+    assert found == 0.0 and out is flat
 
 
 def test_leaning_cn_plates_are_read_through_the_deskewed_crop(monkeypatch):
@@ -68,7 +62,7 @@ def test_leaning_cn_plates_are_read_through_the_deskewed_crop(monkeypatch):
         tail = "A" + "".join(rng.choice(list("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"), 5))
         canvas, _, _ = render_line(rng, k, cjk, latin, tail=tail)
         scene = cv2.copyMakeBorder(np.clip(canvas, 0, 255).astype(np.uint8), 40, 40, 120, 120, cv2.BORDER_REPLICATE)
-        plates.append((_shear(scene, 0.6), CN_PROVINCES[k] + tail))
+        plates.append((shear(scene, 0.6), CN_PROVINCES[k] + tail))
 
     def count(min_slant: float) -> tuple[int, int]:
         monkeypatch.setattr(plate_mod, "MIN_SLANT", min_slant)

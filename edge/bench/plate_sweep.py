@@ -19,6 +19,7 @@ import numpy as np
 from data_samples.codes import random_cn_plate, random_vn_plate
 from data_samples.render_plate import render_plate
 from edge.readers.plate import PlateReader
+from edge.readers.slant import shear
 
 
 def _rotate(img: np.ndarray, deg: float) -> np.ndarray:
@@ -27,18 +28,13 @@ def _rotate(img: np.ndarray, deg: float) -> np.ndarray:
                           borderMode=cv2.BORDER_REPLICATE)
 
 
-def _shear(img: np.ndarray, k: float) -> np.ndarray:
-    h, w = img.shape[:2]
-    return cv2.warpAffine(img, np.float32([[1, k, -k * h / 2], [0, 1, 0]]), (w, h), borderMode=cv2.BORDER_REPLICATE)
-
-
 # condition -> (pixels per metre of plate, what the camera does to the scene)
 CONDITIONS: dict[str, tuple[float, Callable[[np.ndarray], np.ndarray]]] = {
     "small": (280, lambda s: s),
     "rot6": (450, lambda s: _rotate(s, 6)),
     "blur": (450, lambda s: cv2.GaussianBlur(s, (0, 0), 1.5)),
     "dark": (450, lambda s: np.clip(s.astype(np.float32) * 0.35 + 10, 0, 255).astype(np.uint8)),
-    "lean": (450, lambda s: _shear(s, 0.4)),
+    "lean": (450, lambda s: shear(s, 0.4)),
 }
 
 
