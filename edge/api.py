@@ -81,6 +81,8 @@ class ApiState:
     # the daemon calls review_events.passage(p) after storing a passage so new flags reach open pages.
     publish_decision: Callable[[dict[str, Any]], None] | None = None
     review_events: ReviewEvents = field(default_factory=ReviewEvents)
+    # The daemon's own alarms (a sink that keeps failing, a full backlog): each makes /api/health `degraded`.
+    problems: Callable[[], list[str]] | None = None
 
 
 class Health(BaseModel):
@@ -90,6 +92,7 @@ class Health(BaseModel):
     uptime_s: float
     db_ok: bool
     mqtt_connected: bool | None = None
+    problems: list[str] = []  # why the status is `degraded`, in words
 
 
 class VersionInfo(BaseModel):
@@ -225,8 +228,17 @@ def create_app(state: ApiState) -> FastAPI:
         online = sum(1 for c in cams if c.state == "online")
         bad = any(c.state in _BAD_CAMERA_STATES for c in cams)
         mqtt_ok = state.mqtt_connected() if state.mqtt_connected else None
+        problems = list(state.problems()) if state.problems else []
+        if not db_ok:
+            problems.insert(0, "database does not answer or failed its integrity check")
+        if bad:
+            problems.append("camera(s) " + ", ".join(c.name for c in cams if c.state in _BAD_CAMERA_STATES)
+                            + " not delivering")
+        if mqtt_ok is False:
+            problems.append("MQTT broker not connected (events wait in the outbox)")
         return Health(
-            status="ok" if db_ok and not bad and mqtt_ok is not False else "degraded",
+            status="ok" if not problems else "degraded",
+            problems=problems,
             cameras_online=online,
             cameras_total=len(cams),
             uptime_s=round((datetime.now(UTC) - state.started_at).total_seconds(), 3),

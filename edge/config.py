@@ -145,6 +145,16 @@ class StorageConfig(_Strict):
         "so the verdicts (SQLite) keep room"
     )
     purge_interval_s: float = Field(300, gt=0, le=86400, description="how often retention runs")
+    sink_backlog: int = Field(
+        200, ge=1, le=100_000, description="closed passages that may wait in memory while storage fails; "
+        "beyond it the lanes are held back (nothing is dropped)"
+    )
+    retry_min_s: float = Field(0.5, gt=0, le=60, description="first retry delay of a failing sink (doubles each try)")
+    retry_max_s: float = Field(30, gt=0, le=3600, description="longest delay between retries of a failing sink")
+    drain_timeout_s: float = Field(
+        30, ge=0, le=3600, description="at shutdown, how long a failing sink is retried before the waiting "
+        "passages are written to rescue files beside the database (stored at the next start)"
+    )
 
 
 class OcrConfig(_Strict):

@@ -31,9 +31,11 @@ from edge.passage import PassageDraft
 from edge.pipeline import LaneProcessor
 from edge.policy import LaneExpectations, PolicyRules
 from edge.readers.factory import build_readers
+from edge.sinks import Delivery, SinkHealth, Step, StepFailed, backoff_s, deliver, load_rescued, rescue
 
 log = logging.getLogger("smartgate")
 
+INTEGRITY_CHECK_S = 3600.0  # PRAGMA quick_check reads the whole file: hourly, not per health probe
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "data_samples" / "demo.yaml"
 
 
@@ -59,6 +61,9 @@ class Daemon:
         self.metrics = Metrics()
         Path(cfg.storage.database).parent.mkdir(parents=True, exist_ok=True)
         self.store = Store(cfg.storage.database)
+        if (bad := self.store.check_integrity()) is not None:  # keep running: verdicts still need a place to go
+            log.critical("database %s failed its integrity check: %s — restore it from a backup (docs/deploy.md)",
+                         cfg.storage.database, bad)
         self.evidence = EvidenceStore(
             cfg.storage.evidence_dir, min_free_mb=cfg.storage.min_free_mb,
             on_dropped=lambda reason: self.metrics.evidence_dropped_total.labels(reason=reason).inc(),
@@ -67,7 +72,11 @@ class Daemon:
         self.readers = build_readers(cfg)
         self.rules = PolicyRules.from_config(cfg.policy)
         self.lanes: dict[str, LaneProcessor] = {}
-        self.sink_q: queue.Queue[Finished | None] = queue.Queue()
+        # Bounded: when storage is down the head passage waits and the lanes block here instead of memory growing.
+        self.sink_q: queue.Queue[Finished | None] = queue.Queue(maxsize=cfg.storage.sink_backlog)
+        self.sink_health = SinkHealth(self.sink_q.qsize, cfg.storage.sink_backlog)
+        self._retry_wake = threading.Event()  # never set: a plain interruptible sleep for the sink's backoff
+        self._drain_deadline: float | None = None
         self.mqtt = None
         self.outbox = None
         if cfg.mqtt is not None:
@@ -120,6 +129,7 @@ class Daemon:
             on_trigger=self.on_trigger,
             lanes=[lane.id for lane in self.cfg.lanes],
             publish_decision=self.mqtt.publish_decision if self.mqtt is not None else None,
+            problems=self.problems,
         )
         self.api_state = state
         config = uvicorn.Config(
@@ -149,7 +159,8 @@ class Daemon:
 
         def emit(drafts: list[PassageDraft]) -> None:
             for d in drafts:
-                self.sink_q.put(Finished(d, vote_draft(d), lane.direction, expect))
+                self.sink_q.put(Finished(d, vote_draft(d), lane.direction, expect))  # blocks while the backlog is full
+                self.metrics.sink_backlog.set(self.sink_q.qsize())
 
         try:
             for frame in merged_frames(sources, self.stop):
@@ -162,39 +173,101 @@ class Daemon:
 
     # -- sinks -------------------------------------------------------------------------------
     def _sink_worker(self) -> None:
+        """Deliver passages in order; a failing sink holds the head and is retried (edge/sinks.py), so a storage
+        outage delays verdicts but never drops one. An exception here must not end the thread: it is the only
+        way verdicts leave the box."""
         while True:
             item = self.sink_q.get()
             if item is None:
                 return
             try:
-                self._sink(item)
-            except Exception:
-                log.exception("passage %s: sink failed", item.passage.id)
+                self._deliver_until_done(item)
+            except Exception:  # a bug, not a sink outage: keep serving the next passages
+                log.exception("lane %s: passage started %s could not be delivered", item.draft.lane,
+                              item.draft.started_at.isoformat())
+            finally:
+                self.metrics.sink_backlog.set(self.sink_q.qsize())
 
-    def _sink(self, item: Finished) -> None:
+    def _deliver_until_done(self, item: Finished) -> None:
+        st = self.cfg.storage
+        delivery: Delivery | None = None
+        steps: list[Step] = []
+        attempt = 0
+        while True:
+            try:
+                if delivery is None:
+                    delivery, steps = self._decide(item, with_declarations=True)
+                deliver(delivery, steps)
+                self.sink_health.succeeded(delivery.passage.id)
+                return
+            except Exception as e:
+                err = e if isinstance(e, StepFailed) else StepFailed("decide", e)
+                attempt += 1
+                wait = backoff_s(attempt, st.retry_min_s, st.retry_max_s)
+                self.metrics.sink_errors_total.labels(step=err.step).inc()
+                pid = delivery.passage.id if delivery is not None else f"({item.draft.lane} {item.draft.started_at:%H:%M:%S})"
+                self.sink_health.failed(pid, err, wait)
+                if self._drain_deadline is not None and time.monotonic() >= self._drain_deadline:
+                    if delivery is None:  # decided without declarations (they are unreadable), flagged as such
+                        delivery, steps = self._decide(item, with_declarations=False)
+                    rescue(delivery.passage, st.database)
+                    return
+                self._retry_wake.wait(wait)
+
+    def _decide(self, item: Finished, with_declarations: bool) -> tuple[Delivery, list[Step]]:
         d, voted = item.draft, item.voted
-        match = self._match(voted, item.direction, d.started_at)
+        match = self._match(voted, item.direction, d.started_at) if with_declarations else None
         p, images = build_passage(
             d, voted, self.cfg.gate.id, item.direction, item.expect, self.rules,
             match.declaration if match else None, match.declaration.id if match else None, datetime.now(UTC),
         )
-        for img in images:
-            try:
-                p.evidence.append(self.evidence.save(img.image, img.kind, img.camera, p.id, img.frame_time))
-            except (OSError, ValueError) as e:  # a full disk or a bad crop loses evidence, never the verdict
-                log.error("passage %s: evidence %s not saved: %s", p.id, img.kind, e)
-        self.store.save_passage(p)
+
+        def save_evidence(p: Passage) -> None:
+            for img in images:
+                try:
+                    p.evidence.append(self.evidence.save(img.image, img.kind, img.camera, p.id, img.frame_time))
+                except (OSError, ValueError) as e:  # a full disk or a bad crop loses evidence, never the verdict
+                    log.error("passage %s: evidence %s not saved: %s", p.id, img.kind, e)
+
+        def mark_declaration(p: Passage) -> None:
+            if match is not None and not self.store.mark_declaration_matched(
+                match.declaration.id, p.id, only_if_unmatched=True
+            ):
+                log.warning("declaration %s was matched by another passage meanwhile", match.declaration.id)
+
+        def count(p: Passage) -> None:
+            self.metrics.passages_total.labels(lane=p.lane, status=p.verdict.status).inc()
+            self.passages_done += 1
+
+        steps = [
+            Step("evidence", save_evidence),
+            Step("store", self.store.save_passage),
+            Step("review_events", self._notify_review, critical=False),
+            Step("declaration", mark_declaration),
+            Step("count", count),
+        ]
+        if self.mqtt is not None:
+            mqtt = self.mqtt
+            steps.append(Step("mqtt_outbox", lambda p: mqtt.publish_passage(p, self.api_url)))
+        steps.append(Step("console", lambda p: print(format_passage_line(p), flush=True), critical=False))
+        return Delivery(p), steps
+
+    def _notify_review(self, p: Passage) -> None:
         if self.api_state is not None:
             self.api_state.review_events.passage(p)  # live queue update on open review pages
-        if match is not None and not self.store.mark_declaration_matched(
-            match.declaration.id, p.id, only_if_unmatched=True
-        ):
-            log.warning("declaration %s was matched by another passage meanwhile", match.declaration.id)
-        self.metrics.passages_total.labels(lane=p.lane, status=p.verdict.status).inc()
-        if self.mqtt is not None:
-            self.mqtt.publish_passage(p, self.api_url)
-        self.passages_done += 1
-        print(format_passage_line(p), flush=True)
+
+    def problems(self) -> list[str]:
+        """Why the box is degraded beyond cameras/DB/MQTT (for /api/health)."""
+        return self.sink_health.problems()
+
+    def _store_rescued(self) -> None:
+        """Passages a previous run could not store (edge/sinks.py rescue files) are stored and published now."""
+        for path, p in load_rescued(self.cfg.storage.database):
+            self.store.save_passage(p)
+            if self.mqtt is not None:
+                self.mqtt.publish_passage(p, self.api_url)
+            path.unlink()
+            log.warning("passage %s from a previous run's rescue file stored and queued", p.id)
 
     def _match(self, voted: Voted, direction: Direction, started_at: datetime) -> MatchResult | None:
         window = timedelta(hours=self.cfg.declarations.match_window_h)
@@ -230,6 +303,7 @@ class Daemon:
                   f" · review page {self.api_url}/review (accounts: smartgate user add)", flush=True)
         sink = threading.Thread(target=self._sink_worker, name="sink", daemon=True)
         sink.start()
+        self._store_rescued()
         if self.mqtt is not None:
             self.mqtt.resume_passages(self.api_url)
         threading.Thread(target=self._camera_watch, name="camera-watch", daemon=True).start()
@@ -250,6 +324,7 @@ class Daemon:
             self.stop.set()
             for t in lanes:
                 t.join(timeout=10)
+        self._drain_deadline = time.monotonic() + self.cfg.storage.drain_timeout_s
         self.sink_q.put(None)
         sink.join()
         elapsed = time.monotonic() - t0
@@ -290,10 +365,16 @@ class Daemon:
                     self.mqtt.publish_camera_status(name, h.state, detail)
 
     def _housekeeping(self) -> None:
-        """Evidence retention (age, disk budget, free space); first run at start-up."""
+        """Evidence retention (age, disk budget, free space) and an hourly database integrity check; first run at
+        start-up."""
         st = self.cfg.storage
         max_bytes = int(st.evidence_max_mb * 2**20) if st.evidence_max_mb else None
+        last_check = time.monotonic()
         while not self.stop.is_set():
+            if time.monotonic() - last_check >= INTEGRITY_CHECK_S:
+                last_check = time.monotonic()
+                if (bad := self.store.check_integrity()) is not None:
+                    log.critical("database %s failed its integrity check: %s", st.database, bad)
             try:
                 res = self.evidence.purge(st.retention_days, max_bytes)
                 for reason, n in (("age", res.by_age), ("budget", res.by_budget), ("free_space", res.by_free_space)):

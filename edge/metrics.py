@@ -47,6 +47,12 @@ class Metrics:
             "smartgate_evidence_purged", "Evidence files removed by retention", ["reason"], registry=r
         )
         self.evidence_bytes = Gauge("smartgate_evidence_bytes", "Disk used by evidence images", registry=r)
+        self.sink_errors_total = Counter(
+            "smartgate_sink_errors", "Failed attempts to deliver a passage, by step (retried)", ["step"], registry=r
+        )
+        self.sink_backlog = Gauge(
+            "smartgate_sink_backlog", "Closed passages waiting to be stored and published", registry=r
+        )
 
     def render(self) -> bytes:
         """Prometheus text exposition format (serve with CONTENT_TYPE)."""

@@ -15,7 +15,9 @@ never wait on SQLite's busy handler.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
+import stat
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -174,6 +176,22 @@ def split_sql(script: str) -> list[str]:
     return out
 
 
+def _private_file(path: Path) -> None:
+    """The database holds password hashes and session tokens: create it 0600 (SQLite gives its -wal/-shm files
+    the database's mode) and take group/other access off an existing one."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(fd)
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            os.chmod(path, mode & 0o700)
+            for extra in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                if extra.exists():
+                    os.chmod(extra, stat.S_IMODE(extra.stat().st_mode) & 0o700)
+    except OSError:
+        pass  # read-only media or not ours: sqlite3 reports the real problem when it opens the file
+
+
 class Store:
     def __init__(self, path: str | Path, migrations: list[str] | None = None) -> None:
         if str(path) == ":memory:":
@@ -186,6 +204,8 @@ class Store:
         self._conns_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._closed = False
+        self.integrity_error: str | None = None  # last PRAGMA quick_check finding (None: fine or not run)
+        _private_file(self.path)
         self._migrate()
 
     # -- connections -------------------------------------------------------
@@ -338,12 +358,29 @@ class Store:
         return int(self._conn().execute(f"SELECT COUNT(*) FROM passages{where}", args).fetchone()[0])
 
     def ping(self) -> bool:
-        """True when the database answers a query (for /api/health)."""
+        """True when the database answers a query and its last integrity check passed (for /api/health)."""
+        if self.integrity_error is not None:
+            return False
         try:
             self._conn().execute("SELECT 1 FROM passages LIMIT 1").fetchall()
             return True
+        except sqlite3.DatabaseError as e:
+            if "malformed" in str(e) or "not a database" in str(e):
+                self.integrity_error = str(e)
+            return False
         except (sqlite3.Error, StoreError):
             return False
+
+    def check_integrity(self) -> str | None:
+        """`PRAGMA quick_check` (reads every page, so run at start-up and hourly, not per health probe);
+        returns and remembers the first problem, or None. A query on the file that already failed counts."""
+        try:
+            rows = self._conn().execute("PRAGMA quick_check(5)").fetchall()
+            found = None if [r[0] for r in rows] == ["ok"] else "; ".join(str(r[0]) for r in rows)
+        except sqlite3.DatabaseError as e:
+            found = str(e)
+        self.integrity_error = found
+        return found
 
     # -- declarations ------------------------------------------------------
 

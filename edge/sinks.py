@@ -1,0 +1,172 @@
+"""Delivering a decided passage to its sinks without ever dropping it.
+
+A verdict goes through named steps (evidence, store, review events, declaration, MQTT outbox, console).
+Storage can fail for a while — a full disk, a database file that cannot be opened while the box is out of
+file handles, a locked database — and must not lose this verdict or any later one. So:
+
+* each step runs once per passage: a step that succeeded is not repeated when a later one fails (no duplicate
+  evidence, no second outbox event);
+* a failing step is retried with exponential backoff (`retry_min_s` … `retry_max_s`) until it succeeds;
+  passages keep their order (the head waits, the rest queue behind it in the daemon's bounded queue, so
+  memory is bounded and the lanes slow down instead of dropping verdicts);
+* while a step fails, `SinkHealth.problems()` says which and since when, so `/api/health` turns `degraded`,
+  and the error is logged once per state change plus a reminder a minute, not once per retry;
+* a passage that still cannot be stored when the daemon stops is written to a rescue file (JSON, one per
+  passage) beside the database or, failing that, logged whole at CRITICAL; `load_rescued()` hands rescue
+  files back at the next start.
+
+Pure bookkeeping here; the daemon supplies the step functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edge.domain import Passage
+
+log = logging.getLogger("smartgate.sinks")
+
+RESCUE_DIR = "unsaved-passages"
+REMIND_EVERY_S = 60.0
+
+
+@dataclass
+class Step:
+    """One sink: `name` for logs and metrics, `run(passage)` raises on failure. `critical` steps are retried
+    until they succeed; a non-critical step that fails is logged and skipped (e.g. the console line)."""
+
+    name: str
+    run: Callable[[Passage], None]
+    critical: bool = True
+
+
+@dataclass
+class Delivery:
+    """A decided passage and the steps it has been through."""
+
+    passage: Passage
+    done: set[str] = field(default_factory=set)
+    attempts: int = 0
+
+
+class StepFailed(Exception):
+    def __init__(self, step: str, error: BaseException) -> None:
+        super().__init__(f"{step}: {type(error).__name__}: {error}")
+        self.step = step
+        self.error = error
+
+
+def deliver(d: Delivery, steps: list[Step]) -> None:
+    """Run every step not yet done, in order; raise StepFailed at the first critical failure."""
+    d.attempts += 1
+    for step in steps:
+        if step.name in d.done:
+            continue
+        try:
+            step.run(d.passage)
+        except Exception as e:
+            if step.critical:
+                raise StepFailed(step.name, e) from e
+            log.error("passage %s: %s failed (not retried): %s", d.passage.id, step.name, e)
+        d.done.add(step.name)
+
+
+def backoff_s(attempt: int, lo: float, hi: float) -> float:
+    """Delay before retry `attempt` (1-based): lo, 2·lo, 4·lo … capped at hi."""
+    return min(hi, lo * 2.0 ** max(0, attempt - 1))
+
+
+class SinkHealth:
+    """What the sink thread reports to /api/health and the metrics: the failing step, since when, the backlog."""
+
+    def __init__(self, backlog: Callable[[], int], backlog_max: int) -> None:
+        self._lock = threading.Lock()
+        self._backlog = backlog
+        self.backlog_max = backlog_max
+        self.failing: StepFailed | None = None
+        self.failing_since: float | None = None
+        self._last_log = 0.0
+        self.failures_total = 0
+        self.recovered_total = 0
+
+    def failed(self, passage_id: str, err: StepFailed, retry_in: float) -> None:
+        now = time.monotonic()
+        with self._lock:
+            first = self.failing is None
+            self.failures_total += 1
+            self.failing = err
+            if first:
+                self.failing_since = now
+            remind = first or now - self._last_log >= REMIND_EVERY_S
+            if remind:
+                self._last_log = now
+        if remind:
+            log.error("passage %s not delivered (%s); retrying in %.1f s, %d passage(s) waiting — nothing is "
+                      "dropped", passage_id, err, retry_in, self._backlog() + 1)
+
+    def succeeded(self, passage_id: str) -> None:
+        with self._lock:
+            was = self.failing
+            since = self.failing_since
+            self.failing, self.failing_since = None, None
+            if was is not None:
+                self.recovered_total += 1
+        if was is not None:
+            down = time.monotonic() - (since or time.monotonic())
+            log.warning("passage %s delivered: %s recovered after %.0f s", passage_id, was.step, down)
+
+    def problems(self) -> list[str]:
+        """Human-readable reasons the sink is not healthy; empty when it is."""
+        out: list[str] = []
+        with self._lock:
+            failing, since = self.failing, self.failing_since
+        waiting = self._backlog()
+        if failing is not None:
+            age = time.monotonic() - (since or time.monotonic())
+            out.append(f"sink {failing} (failing for {age:.0f} s, {waiting + 1} passage(s) waiting)")
+        if waiting >= self.backlog_max:
+            out.append(f"sink backlog full ({waiting}/{self.backlog_max}): lanes are held back")
+        return out
+
+
+def rescue(p: Passage, database: str | Path) -> Path | None:
+    """Last resort at shutdown: write the passage as JSON beside the database (0600). Returns the path, or None
+    after logging the whole passage at CRITICAL when even that write fails (a full disk)."""
+    folder = Path(database).parent / RESCUE_DIR
+    path = folder / f"{p.id}.json"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(p.model_dump_json())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        log.critical("passage %s could not be stored; kept in %s and stored at the next start", p.id, path)
+        return path
+    except OSError as e:
+        log.critical("passage %s could not be stored nor written to %s (%s); its verdict follows: %s",
+                     p.id, folder, e, p.model_dump_json())
+        return None
+
+
+def load_rescued(database: str | Path) -> list[tuple[Path, Passage]]:
+    """Passages a previous run could not store, oldest first; unreadable files are logged and left in place."""
+    folder = Path(database).parent / RESCUE_DIR
+    if not folder.is_dir():
+        return []
+    out: list[tuple[Path, Passage]] = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            out.append((path, Passage.model_validate_json(path.read_bytes())))
+        except (OSError, ValueError) as e:
+            log.error("rescued passage %s unreadable, left in place: %s", path, e)
+    out.sort(key=lambda item: item[1].created_at)
+    return out
