@@ -320,7 +320,12 @@ class MqttPublisher:
             try:
                 with self._lock:
                     acked, self._acked_seqs = self._acked_seqs, []
-                self.outbox.ack(acked)
+                try:
+                    self.outbox.ack(acked)
+                except Exception:  # a full disk: keep the acks and delete those rows on the next round
+                    with self._lock:
+                        self._acked_seqs[:0] = acked
+                    raise
                 now = time.monotonic()
                 if self.metrics and now >= next_gauge:
                     self.metrics.outbox_depth.set(self.outbox.depth())
