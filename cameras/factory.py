@@ -46,7 +46,7 @@ def open_source(cfg: CameraConfig) -> FrameSource:
     inner: FrameSource
     if path.is_dir():
         inner = ImageFolderSource(cfg.name, cfg.role, cfg.lane, path, fps=cfg.fps, start_time=start)
-    elif path.is_file():
+    elif path.exists():  # a regular file; anything else (FIFO, device) is refused there with a clear error
         inner = VideoFileSource(cfg.name, cfg.role, cfg.lane, path, fps=cfg.fps, start_time=start)
     else:
         raise CameraError(f"camera {cfg.name!r}: source {path} does not exist (expected a video file or image folder)")

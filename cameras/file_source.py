@@ -9,12 +9,15 @@ is a corrupt frame, not the end of the stream: FFmpeg resynchronises on the
 next key frame and reading continues. Failures are only committed to the
 corrupt counter once a good frame follows them, because a container that
 over-estimates its frame count also produces failing reads at the real end.
+
+Only regular files are opened (not a FIFO or a device: they would hang or never end).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,8 +26,27 @@ import cv2
 
 from cameras.base import CameraError, FrameSource
 from cameras.frame import CameraRole, Frame
+from edge.imageio import ImageError, open_regular
 
 log = logging.getLogger(__name__)
+
+
+def _open_regular_video(name: str, path: Path) -> cv2.VideoCapture:
+    """VideoCapture of `path`, which must be a regular file: a FIFO would block FFmpeg's open() or read()
+    forever, a device (/dev/zero) never ends. The file is opened here (O_NONBLOCK, checked with fstat) and
+    FFmpeg opens the very same file through /proc/self/fd, so a path swapped for a FIFO after the check
+    cannot hang it. USB cameras are live sources (`usb:N`), not files."""
+    if not path.exists():
+        raise CameraError(f"camera {name!r}: video file {path} does not exist")
+    try:
+        fd = open_regular(path)
+    except ImageError as e:
+        raise CameraError(f"camera {name!r}: video file {e} (a USB camera is the source usb:N)") from None
+    try:
+        via = f"/proc/self/fd/{fd}"
+        return cv2.VideoCapture(via if os.path.exists(via) else str(path), cv2.CAP_FFMPEG)
+    finally:
+        os.close(fd)  # FFmpeg holds its own descriptor of the same file
 
 
 class VideoFileSource(FrameSource):
@@ -43,9 +65,7 @@ class VideoFileSource(FrameSource):
     ) -> None:
         super().__init__(name, role, lane)
         self.path = Path(path)
-        if not self.path.is_file():
-            raise CameraError(f"camera {name!r}: video file {self.path} does not exist")
-        self._cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
+        self._cap = _open_regular_video(name, self.path)
         if not self._cap.isOpened():
             self._cap.release()
             raise CameraError(f"camera {name!r}: cannot open video file {self.path} (not a video OpenCV can decode)")

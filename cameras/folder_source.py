@@ -2,7 +2,8 @@
 
 Files are taken in natural order (frame_2 before frame_10). A file that cannot
 be read or decoded is a corrupt frame: counted, logged once with its name, and
-skipped; its index stays unused so the gap is visible downstream.
+skipped; its index stays unused so the gap is visible downstream. Only regular files are
+read: a FIFO or a device named like an image is such a corrupt frame, never a hang.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ def _natural_key(path: Path) -> list[object]:
 
 
 def list_images(folder: Path) -> list[Path]:
-    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    """Entries with an image suffix that are not folders, in natural order. A FIFO, a device or a dangling
+    link named like an image is listed too: reading it is refused (load_image reads regular files only),
+    so it becomes a counted, logged corrupt frame instead of vanishing or hanging the source."""
+    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir()]
     return sorted(files, key=_natural_key)
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from edge.imageio import ImageError, load_image
 from edge.readers.cargo import UNKNOWN, CargoClassifier
 
 IMAGE_EXT = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -70,9 +71,10 @@ def evaluate(clf: CargoClassifier, items: list[tuple[Path, str]]) -> tuple[dict,
     """Metrics plus one record per image (file, label, pred, confidence)."""
     truth, pred, rows = [], [], []
     for path, label in items:
-        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if img is None:
-            raise FileNotFoundError(f"cannot read image {path}")
+        try:  # regular files only, header-checked before decoding (the same pixels as cv2.imread)
+            img = load_image(path)
+        except ImageError as e:
+            raise FileNotFoundError(f"cannot read image {e}") from None
         r = clf.classify(img)
         truth.append(label)
         pred.append(r.cls)
@@ -102,7 +104,11 @@ def main_cargo_eval(args) -> int:
                           verify=not getattr(args, "no_verify", False))
     report = {"model": str(clf.path), "min_confidence": args.min_confidence, "sets": {}}
     for d in args.dirs:
-        m, rows = evaluate(clf, list_labelled(d))
+        try:
+            m, rows = evaluate(clf, list_labelled(d))
+        except FileNotFoundError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         report["sets"][str(d)] = {**m, "images": rows}
         print(format_table(str(d), m))
     if args.json_out:

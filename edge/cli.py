@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+
+# OpenCV reads its own decoder pixel cap once, when cv2 is imported: set it before any subcommand imports
+# cv2. The same value as edge.imageio.OPENCV_MAX_PIXELS (a backstop; the header check there is the guard).
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", "160000000")
 
 
 def _build_parser() -> argparse.ArgumentParser:

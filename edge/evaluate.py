@@ -11,6 +11,7 @@ appears anywhere in the concatenated text.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sys
 import time
@@ -18,7 +19,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from edge.readers.plate_grammar import label_key
@@ -44,10 +44,14 @@ class Outcome:
 
 
 def load_labels(csv_paths: list[str]) -> list[Sample]:
+    """Samples of the labels CSVs; ImageError when a CSV is not a regular file (a FIFO would hang)."""
+    from edge.imageio import read_regular
+
     samples = []
     for p in csv_paths:
         base = Path(p).parent
-        with open(p, newline="", encoding="utf-8") as f:
+        text = read_regular(p, 256 * 2**20).decode("utf-8")
+        with io.StringIO(text, newline="") as f:
             for row in csv.DictReader(f):
                 labels = [label_key(x) for x in row["label"].split("|") if x.strip()]
                 samples.append(Sample(base / row["file"], row["task"], labels))
@@ -55,9 +59,14 @@ def load_labels(csv_paths: list[str]) -> list[Sample]:
 
 
 def imread(path: Path) -> np.ndarray | None:
-    """cv2.imread that also handles non-ASCII paths."""
-    data = np.fromfile(str(path), dtype=np.uint8)
-    return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    """The image (BGR) or None, through edge.imageio.load_image: regular files only, size and pixel caps
+    from the header before decoding; non-ASCII paths work."""
+    from edge.imageio import ImageError, load_image
+
+    try:
+        return load_image(path)
+    except ImageError:
+        return None
 
 
 def _judge(labels: list[str], reads: list[str]) -> str:
@@ -165,7 +174,13 @@ def summarise(outcomes: list[Outcome]) -> dict[str, dict]:
 def main_eval(args) -> int:
     from tqdm import tqdm
 
-    samples = load_labels(args.labels)
+    from edge.imageio import ImageError
+
+    try:
+        samples = load_labels(args.labels)
+    except ImageError as e:
+        print(f"error: labels file {e}", file=sys.stderr)
+        return 2
     runner = _Runner(args.threads, getattr(args, "engine", "smartgate"))
     outcomes = []
     for s in tqdm(samples, desc=f"eval ({runner.engine_kind})", file=sys.stderr, unit="img"):
