@@ -1,9 +1,20 @@
 """Evidence images on disk: one JPEG per (passage, kind, camera).
 
-Layout: `<root>/<YYYY-MM-DD>/<passage_id>/<kind>-<camera>.jpg` (date of the
-frame, UTC), so retention is "delete old date folders". Writes go to a temp
-file and are renamed into place, so a reader (the API) never sees half a JPEG
-and a crash never leaves one behind under the final name.
+Layout: `<root>/<YYYY-MM-DD>/<passage_id>/<kind>-<camera>.jpg`, where the date is
+the UTC day the box *stored* the file (not the frame's time: replayed footage and
+cameras with a wrong clock carry any date). Writes go to a temp file and are
+renamed into place, so a reader (the API) never sees half a JPEG and a crash
+never leaves one behind under the final name.
+
+Retention goes by when the box stored the files, never by the date in a path: a
+passage folder's age is the newest modification time (mtime) of its files.
+Retention after N days deletes passage folders stored more than N days ago; the
+budget and free-space purges delete the oldest-stored passages first. Paths
+already stored in the database (older layouts, footage-dated folders) keep
+working and are aged the same way, by mtime. (Footage two years old replayed
+today is kept for N days from today; the demo's evidence is not deleted under the
+review page a few minutes after it was written.) A backup restored with `cp -a`
+or `rsync -a` keeps its mtimes and so its age.
 
 Disk space: evidence is what gives way. Below `min_free_mb` free disk no new
 image is written (ENOSPC raised at once, counted, logged as an ERROR by the
@@ -13,15 +24,17 @@ oldest passages' images by age, by a disk budget, and while free space is short.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 import cv2
@@ -96,7 +109,8 @@ class EvidenceStore:
             raise
 
     def _write(self, buf: np.ndarray, kind: str, camera: str, passage_id: str, frame_time: datetime) -> Evidence:
-        rel = PurePosixPath(frame_time.strftime("%Y-%m-%d"), passage_id, f"{kind}-{camera}.jpg")
+        stored_day = datetime.now(UTC).strftime("%Y-%m-%d")  # the box's clock, not the camera's
+        rel = PurePosixPath(stored_day, passage_id, f"{kind}-{camera}.jpg")
         dest = self.root / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".jpg", dir=dest.parent)
@@ -127,33 +141,40 @@ class EvidenceStore:
             raise ValueError("evidence path leaves the evidence directory")
         return real
 
-    def purge_older_than(self, days: int, now: datetime | None = None) -> int:
-        """Delete date folders older than `days` days (UTC); returns the number of files removed."""
+    def purge_older_than(self, days: float, now: datetime | None = None) -> int:
+        """Delete the passage folders stored more than `days` days before `now` (by mtime, see the module
+        doc); returns the number of files removed."""
         if days < 0:
             raise ValueError("days must be >= 0")
-        today = (now or datetime.now(UTC)).astimezone(UTC).date()
-        cutoff = today - timedelta(days=days)
+        cutoff = (now or datetime.now(UTC)).timestamp() - days * 86400
         removed = 0
-        for d in sorted(self.root.iterdir()):
-            if not d.is_dir() or d.is_symlink() or not _DATE_DIR.match(d.name):
-                continue
+        for stored, pd in self._passage_dirs():
+            if stored >= cutoff:
+                break  # oldest first: the rest are newer
+            n = self._dir_size(pd)[0]
             try:
-                day = date.fromisoformat(d.name)
-            except ValueError:
-                continue
-            if day >= cutoff:
-                continue
-            n = sum(1 for p in d.rglob("*") if p.is_file())
-            try:
-                shutil.rmtree(d)
+                shutil.rmtree(pd)
             except OSError as e:
-                log.warning("evidence purge: cannot remove %s: %s", d, e)
+                log.warning("evidence purge: cannot remove %s: %s", pd, e)
                 continue
             removed += n
+        self._remove_empty_date_dirs()
         return removed
 
-    def _passage_dirs(self) -> list[tuple[str, float, Path]]:
-        """(date, mtime, dir) of every passage folder, oldest first."""
+    @staticmethod
+    def _stored_at(pd: Path) -> float:
+        """When the box last stored a file in passage folder `pd`: the newest mtime of its files (the
+        folder's own mtime when it holds none)."""
+        newest: float | None = None
+        for f in pd.iterdir():
+            with contextlib.suppress(OSError):
+                st = f.lstat()
+                if stat.S_ISREG(st.st_mode) and (newest is None or st.st_mtime > newest):
+                    newest = st.st_mtime
+        return newest if newest is not None else pd.stat().st_mtime
+
+    def _passage_dirs(self) -> list[tuple[float, Path]]:
+        """(stored time, dir) of every passage folder, oldest stored first (whatever its date folder says)."""
         out = []
         for d in self.root.iterdir():
             if not d.is_dir() or d.is_symlink() or not _DATE_DIR.match(d.name):
@@ -161,11 +182,17 @@ class EvidenceStore:
             for pd in d.iterdir():
                 if pd.is_dir() and not pd.is_symlink():
                     try:
-                        out.append((d.name, pd.stat().st_mtime, pd))
+                        out.append((self._stored_at(pd), pd))
                     except OSError:
                         continue
-        out.sort(key=lambda t: (t[0], t[1], t[2].name))
+        out.sort(key=lambda t: (t[0], t[1].parent.name, t[1].name))
         return out
+
+    def _remove_empty_date_dirs(self) -> None:
+        for d in self.root.iterdir():
+            if d.is_dir() and not d.is_symlink() and _DATE_DIR.match(d.name) and not any(d.iterdir()):
+                with contextlib.suppress(OSError):
+                    d.rmdir()
 
     @staticmethod
     def _dir_size(d: Path) -> tuple[int, int]:
@@ -180,16 +207,16 @@ class EvidenceStore:
         return files, size
 
     def usage_bytes(self) -> int:
-        return sum(self._dir_size(pd)[1] for _, _, pd in self._passage_dirs())
+        return sum(self._dir_size(pd)[1] for _, pd in self._passage_dirs())
 
     def purge(self, retention_days: int | None = None, max_bytes: int | None = None,
               now: datetime | None = None) -> PurgeResult:
-        """Retention: date folders older than `retention_days`, then the oldest passages' folders while the
-        evidence exceeds `max_bytes` or free disk is below `min_free_mb`."""
+        """Retention: passages stored more than `retention_days` ago, then the oldest-stored passages'
+        folders while the evidence exceeds `max_bytes` or free disk is below `min_free_mb`."""
         res = PurgeResult()
         if retention_days is not None:
             res.by_age = self.purge_older_than(retention_days, now)
-        dirs = [(pd, *self._dir_size(pd)) for _, _, pd in self._passage_dirs()]
+        dirs = [(pd, *self._dir_size(pd)) for _, pd in self._passage_dirs()]
         total = sum(size for _, _, size in dirs)
         for pd, files, size in dirs:
             over_budget = max_bytes is not None and total > max_bytes
@@ -206,9 +233,7 @@ class EvidenceStore:
                 res.by_budget += files
             else:
                 res.by_free_space += files
-        for d in self.root.iterdir():  # date folders emptied above
-            if d.is_dir() and not d.is_symlink() and _DATE_DIR.match(d.name) and not any(d.iterdir()):
-                d.rmdir()
+        self._remove_empty_date_dirs()  # date folders emptied above
         res.bytes_left = total
         if res.by_free_space:
             log.error("evidence purge: free disk below %d MB; deleted %d evidence file(s) to keep room for verdicts",

@@ -22,8 +22,10 @@ def _image() -> np.ndarray:
 
 def test_save_layout_and_readable_jpeg(tmp_path):
     ev = EvidenceStore(tmp_path / "evidence")
+    before = datetime.now(UTC).strftime("%Y-%m-%d")
     e = ev.save(_image(), "plate", "cam-plate-1", "abc123", T)
-    assert e.path == "2025-03-05/abc123/plate-cam-plate-1.jpg"  # UTC date of the frame
+    stored = {before, datetime.now(UTC).strftime("%Y-%m-%d")}  # UTC date the box stored it (not the frame's)
+    assert e.path in {f"{d}/abc123/plate-cam-plate-1.jpg" for d in stored}
     assert e.frame_time == T and e.frame_time.utcoffset() == timedelta(0)
     f = ev.resolve(e.path)
     assert f == (tmp_path / "evidence" / e.path).resolve()
@@ -90,12 +92,15 @@ def test_resolve_rejects_symlink_out_of_root(tmp_path):
 def test_purge_older_than(tmp_path):
     ev = EvidenceStore(tmp_path)
     now = datetime(2025, 3, 31, 12, tzinfo=UTC)
-    for days_ago in (0, 29, 30, 31, 45):
+    for days_ago in (0, 29, 30.5, 31, 45):
         t = now - timedelta(days=days_ago)
-        ev.save(_image(), "plate", "cam", f"p{days_ago}", t)
-        ev.save(_image(), "cargo", "cam2", f"p{days_ago}", t)
+        for kind, camera in (("plate", "cam"), ("cargo", "cam2")):
+            f = ev.resolve(ev.save(_image(), kind, camera, f"p{days_ago:g}".replace(".", "_"), t).path)
+            os.utime(f, (t.timestamp(), t.timestamp()))  # stored `days_ago` days before `now`
     (tmp_path / "notes").mkdir()  # not a date folder: left alone
+    (tmp_path / "notes" / "old").mkdir()
+    os.utime(tmp_path / "notes" / "old", (0, 0))
     removed = ev.purge_older_than(30, now=now)
-    assert removed == 4  # 31 and 45 days ago, two files each
-    left = sorted(p.name for p in tmp_path.iterdir())
-    assert left == ["2025-03-01", "2025-03-02", "2025-03-31", "notes"]
+    assert removed == 6  # stored 30.5, 31 and 45 days ago, two files each
+    left = sorted(p.name for d in tmp_path.iterdir() for p in d.iterdir())
+    assert left == ["old", "p0", "p29"]

@@ -26,35 +26,42 @@ def _noise(h: int = 200, w: int = 300) -> np.ndarray:
     return np.random.default_rng(h * w).integers(0, 255, (h, w, 3), np.uint8)  # JPEG-incompressible
 
 
-def _fill(ev: EvidenceStore, n: int, start: datetime = T0) -> list[str]:
-    ids = []
+def _fill(ev: EvidenceStore, n: int, start: datetime = T0) -> list[Path]:
+    """n passages' evidence, stored (file and folder mtime) one minute apart from `start`: mtime = passage order."""
+    dirs = []
     for i in range(n):
-        pid = uuid.uuid4().hex
-        ev.save(_noise(), "plate", "cam", pid, start + timedelta(minutes=i))
-        os.utime(ev.root / (start + timedelta(minutes=i)).strftime("%Y-%m-%d") / pid,
-                 (1_700_000_000 + i, 1_700_000_000 + i))  # mtime = passage order
-        ids.append(pid)
-    return ids
+        t = (start + timedelta(minutes=i)).timestamp()
+        e = ev.save(_noise(), "plate", "cam", uuid.uuid4().hex, start + timedelta(minutes=i))
+        f = ev.resolve(e.path)
+        os.utime(f, (t, t))
+        os.utime(f.parent, (t, t))
+        dirs.append(f.parent)
+    return dirs
 
 
 def test_purge_by_budget_removes_oldest_passages_first(tmp_path: Path) -> None:
     ev = EvidenceStore(tmp_path / "ev")
-    ids = _fill(ev, 10)
+    dirs = _fill(ev, 10)
     total = ev.usage_bytes()
     res = ev.purge(max_bytes=total // 2)
     assert res.by_budget >= 5 and res.bytes_left == ev.usage_bytes()
     assert ev.usage_bytes() <= total // 2
-    left = {p.name for p in (ev.root / "2025-03-04").iterdir()}
-    assert left == set(ids[len(ids) - len(left):]), "the newest passages are kept"
+    left = [d for d in dirs if d.exists()]
+    assert left and left == dirs[len(dirs) - len(left):], "the newest passages are kept"
 
 
 def test_purge_by_age_and_empty_date_folders_go(tmp_path: Path) -> None:
     ev = EvidenceStore(tmp_path / "ev")
-    _fill(ev, 2, start=T0 - timedelta(days=40))
-    _fill(ev, 2, start=T0)
+    old = _fill(ev, 2, start=T0 - timedelta(days=40))
+    legacy = ev.root / "2025-01-23"  # a date folder of the earlier, footage-dated layout
+    legacy.mkdir()
+    for d in old:
+        d.rename(legacy / d.name)
+    new = _fill(ev, 2, start=T0)
     res = ev.purge(retention_days=30, now=T0)
     assert res.by_age == 2 and res.by_budget == 0
-    assert sorted(d.name for d in ev.root.iterdir()) == ["2025-03-04"]
+    assert not legacy.exists(), "the emptied date folder goes too"
+    assert all(d.exists() for d in new)
 
 
 def test_min_free_drops_new_evidence_and_reports_it(tmp_path: Path) -> None:
