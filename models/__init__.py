@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -28,11 +29,34 @@ def load_manifest() -> dict[str, dict]:
         return json.load(f)["files"]
 
 
+# Model packages a plain `pip install smartgate` cannot bring, and why they are installed without their
+# dependencies. rapidocr_onnxruntime depends on the GUI `opencv-python`, which would replace the
+# `opencv-python-headless` we depend on; pip cannot say --no-deps inside a dependency list or an extra.
+_NO_DEPS = {
+    "rapidocr_onnxruntime": "its own dependency on the GUI opencv-python would replace opencv-python-headless; "
+                            "only its PP-OCRv4 model files are used",
+}
+
+
+def install_command(package: str) -> str:
+    """The pip command that installs `package` at the version models/manifest.json pins."""
+    versions = sorted({e["version"] for e in load_manifest().values() if e["package"] == package and "version" in e})
+    pinned = f"{package}=={versions[0]}" if len(versions) == 1 else package
+    return f"pip install {'--no-deps ' if package in _NO_DEPS else ''}{pinned}"
+
+
 def package_dir(package: str) -> Path:
-    """Directory of an installed package, found without importing it."""
+    """Directory of an installed package, found without importing it; ModelError naming the one command
+    that installs it when it is missing."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError(f"package {package!r} is not installed (pip install it; see models/README.md)")
+        names = sorted(n for n, e in load_manifest().items() if e["package"] == package)
+        why = f" ({_NO_DEPS[package]})" if package in _NO_DEPS else ""
+        raise ModelError(
+            f"package {package!r} is not installed, so the model files {', '.join(names) or '(none)'} cannot be "
+            f"found. Install it into the environment smartgate runs in ({sys.prefix}): "
+            f"{install_command(package)}{why}. See models/README.md."
+        )
     return Path(next(iter(spec.submodule_search_locations)))
 
 
