@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +39,7 @@ from edge.payload import SCHEMA_VERSION
 from edge.review.auth import Auth
 from edge.review.routes import build_review_router
 from edge.review.sse import ReviewEvents
+from edge.review.validation import MAX_OFFSET, QueryTime
 from edge.store import Store
 
 log = logging.getLogger(__name__)
@@ -168,7 +170,8 @@ def _validation_message(errors: list[dict[str, Any]]) -> str:
     parts = []
     for e in errors:
         loc = [str(p) for p in e.get("loc", ()) if p not in ("query", "path", "body")]
-        parts.append(f"{'.'.join(loc) or 'request'}: {e.get('msg', 'invalid')}")
+        msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{'.'.join(loc) or 'request'}: {msg}")
     return "; ".join(parts)
 
 
@@ -259,13 +262,13 @@ def create_app(state: ApiState) -> FastAPI:
         lane: Annotated[str | None, Query(pattern=IDENT, description="lane id")] = None,
         status: Annotated[Literal["clear", "flag"] | None, Query(description="verdict status")] = None,
         since: Annotated[
-            datetime | None, Query(description="ISO-8601 time; passages that started at or after it (UTC if no zone)")
+            QueryTime | None, Query(description="ISO-8601 time; passages that started at or after it (UTC if no zone)")
         ] = None,
         plate: Annotated[
             str | None, Query(min_length=1, max_length=32, description="plate text, partial; separators ignored")
         ] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> PassageList:
         """Passages, newest first."""
         filters = {"lane": lane, "status": status, "since": since, "plate": plate}
@@ -317,13 +320,14 @@ def create_app(state: ApiState) -> FastAPI:
     def declarations(
         unmatched: Annotated[bool, Query(description="only declarations not yet matched to a passage")] = False,
         since: Annotated[
-            datetime | None, Query(description="ISO-8601 time; declarations received at or after it (UTC if no zone)")
+            QueryTime | None,
+            Query(description="ISO-8601 time; declarations received at or after it (UTC if no zone)"),
         ] = None,
         plate: Annotated[
             str | None, Query(min_length=1, max_length=32, description="plate text, partial; separators ignored")
         ] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> DeclarationList:
         """Declarations, newest received first."""
         filters = {"unmatched_only": unmatched, "since": since, "plate": plate}
@@ -439,31 +443,72 @@ class BodyLimit:
         await self.app(scope, limited_receive, send)
 
 
+def security_headers(path: str | None) -> list[tuple[bytes, bytes]]:
+    """CSP, nosniff, no framing, no referrer; `path` picks the docs pages' looser CSP."""
+    # FastAPI's doc pages load Swagger UI / ReDoc from a CDN with inline scripts.
+    csp = _CSP_DOCS if path in ("/docs", "/redoc") else _CSP
+    return [(b"content-security-policy", csp.encode()), (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"DENY"), (b"referrer-policy", b"no-referrer")]
+
+
 class SecurityHeaders:
-    """CSP, nosniff, no framing, no referrer on every response (pure ASGI: streams such as SSE pass through)."""
+    """CSP, nosniff, no framing, no referrer on every response (pure ASGI: streams such as SSE pass through).
+
+    Errors included: an exception that escapes the app before its response started is logged and answered
+    here (500, JSON, with the headers; the connection stays usable); Starlette's own 500 page would be
+    rendered outside this middleware, without them. The same error (type and place) is logged with its
+    traceback at most once a minute, then counted."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        self._logged: dict[tuple[str, str], tuple[float, int]] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # FastAPI's doc pages load Swagger UI / ReDoc from a CDN with inline scripts.
-        csp = _CSP_DOCS if scope.get("path") in ("/docs", "/redoc") else _CSP
+        extra = security_headers(scope.get("path"))
+        started = False
 
         async def send_with_headers(message: dict[str, Any]) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
-                for k, v in ((b"content-security-policy", csp), (b"x-content-type-options", "nosniff"),
-                             (b"x-frame-options", "DENY"), (b"referrer-policy", "no-referrer")):
-                    if k not in present:
-                        headers.append((k, v.encode()))
+                headers += [(k, v) for k, v in extra if k not in present]
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as exc:
+            if started:
+                raise
+            if isinstance(exc, HTTPException):  # raised outside FastAPI's handlers (e.g. from receive())
+                await JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                                   headers=exc.headers)(scope, receive, send_with_headers)
+                return
+            self._log(scope, exc)
+            await JSONResponse({"detail": "internal error; the gate's log has the details"},
+                               status_code=500)(scope, receive, send_with_headers)
+
+    def _log(self, scope: dict[str, Any], exc: Exception) -> None:
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb is not None else "?"
+        key = (type(exc).__name__, where)
+        now = time.monotonic()
+        last, skipped = self._logged.get(key, (-60.0, 0))
+        if now - last < 60.0:
+            self._logged[key] = (last, skipped + 1)
+            return
+        if len(self._logged) > 1000:
+            self._logged.clear()
+        self._logged[key] = (now, 0)
+        log.error("unhandled error answering %s %s%s", scope.get("method"), scope.get("path"),
+                  f" ({skipped} more like it in the last minute)" if skipped else "", exc_info=exc)
 
 
 def _camera_snapshots(state: ApiState) -> list[CameraStatus]:

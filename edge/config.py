@@ -128,6 +128,26 @@ class ApiConfig(_Strict):
     token_env: str | None = Field(
         None, description="environment variable holding a bearer token required on /api (none: open on localhost)"
     )
+    # HTTP server limits (edge/http_server.py).
+    max_connections: int = Field(
+        256, ge=8, le=4096, description="open HTTP connections at most; beyond it idle keep-alive connections are "
+        "closed to make room, else a new connection is closed at once (the gate's file handles stay free)"
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="a connection that has not sent a complete request head within this many "
+        "seconds (from connecting, or from its previous response) is closed"
+    )
+    keepalive_timeout_s: float = Field(
+        5.0, gt=0, le=300, description="an idle keep-alive connection is closed after this many seconds"
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto "
+        "are believed (client address of the login limiter and the logs); empty: the peer address is the client"
+    )
+    allowed_hosts: list[str] | None = Field(
+        None, description="Host header values the API answers ('name', '*.domain', '*' for any); others get 400. "
+        "Default: localhost, any IP address, the bind name and the host of public_url"
+    )
 
     def token(self) -> str | None:
         return os.environ.get(self.token_env) if self.token_env else None

@@ -110,9 +110,8 @@ class Daemon:
     def _start_api(self) -> None:
         if not self.cfg.api.enabled:
             return
-        import uvicorn
-
         from edge.api import ApiState, create_app
+        from edge.http_server import build_server
 
         state = ApiState(
             store=self.store,
@@ -132,10 +131,7 @@ class Daemon:
             problems=self.problems,
         )
         self.api_state = state
-        config = uvicorn.Config(
-            create_app(state), host=self.cfg.api.bind, port=self.cfg.api.port, log_level="warning", access_log=False
-        )
-        self._server = uvicorn.Server(config)
+        self._server = build_server(create_app(state), self.cfg.api)  # limits: edge/http_server.py
         t = threading.Thread(target=self._server.run, name="api", daemon=True)
         t.start()
         deadline = time.monotonic() + 10

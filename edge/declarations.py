@@ -9,11 +9,17 @@ code with a wrong check digit is a typing error at the sender and is refused, ne
 `DeclarationIn` is what a client sends; `Declaration` adds what the gate sets (`received_at`,
 `matched_passage_id`). `edge/schemas/declaration.schema.json` is generated from `DeclarationIn`
 (`python -m edge.declarations` rewrites it; a test keeps the committed file equal to the model).
+
+The payload is checked before it is parsed (`load_json`, shared by the API and MQTT): at most
+MAX_BODY_BYTES, nested at most MAX_DEPTH deep (a cheap scan: 100,000 nested arrays used to raise
+RecursionError), numbers finite (`1e999`, `NaN`, `Infinity` are refused, not stored as null). Text fields
+refuse bidi and control characters (edge/review/validation.py).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,15 +30,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from edge.domain import Direction
 from edge.readers import iso6346
 from edge.readers.plate_grammar import normalise as normalise_plate_text
+from edge.review.validation import check_text
 
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "declaration.schema.json"
 MAX_BODY_BYTES = 256 * 1024  # API and MQTT refuse bigger declarations (a manifest is a few kB)
+MAX_DEPTH = 16  # nesting of JSON arrays/objects; a declaration needs 3
 
 ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 GATE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 VEHICLE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
 _HS_SEPARATORS = re.compile(r"[\s.\-]+")
 _PLATE_OK = re.compile(r"^[0-9A-ZĐ\u4e00-\u9fff]{2,16}$")
+
+
+def _no_unsafe_chars(v: Any, multiline: bool = False) -> Any:
+    return check_text(v, multiline) if isinstance(v, str) else v
 
 
 def identity_key(text: str) -> str:
@@ -48,12 +60,22 @@ class DeclarationLine(BaseModel):
     hs_code: str = Field(description="HS code, 4-10 digits; dots and spaces are removed (8542.31 -> 854231)",
                          examples=["310210", "8542.31"])
     description: str | None = Field(None, max_length=500)
-    quantity: float | None = Field(None, ge=0)
+    quantity: float | None = Field(None, ge=0, allow_inf_nan=False)
     unit: str | None = Field(None, max_length=16, examples=["kg", "t", "pcs"])
     dangerous_goods_un: str | None = Field(
         None, description="UN number of dangerous goods, 4 digits (a leading 'UN' is accepted)", examples=["1203"]
     )
     ecommerce: bool = Field(False, description="cross-border e-commerce consignment")
+
+    @field_validator("description", mode="before")
+    @classmethod
+    def _text(cls, v: Any) -> Any:
+        return _no_unsafe_chars(v, multiline=True)
+
+    @field_validator("unit", mode="before")
+    @classmethod
+    def _line(cls, v: Any) -> Any:
+        return _no_unsafe_chars(v)
 
     @field_validator("hs_code", mode="before")
     @classmethod
@@ -62,6 +84,7 @@ class DeclarationLine(BaseModel):
             raise ValueError("hs_code must be a string (a number loses leading zeros, e.g. 0603)")
         if not isinstance(v, str):
             return v
+        _no_unsafe_chars(v)  # before the separators are removed
         s = _HS_SEPARATORS.sub("", v)
         if not re.fullmatch(r"\d{4,10}", s):
             raise ValueError(f"hs_code must be 4-10 digits (dots and spaces allowed), got {v!r}")
@@ -72,6 +95,7 @@ class DeclarationLine(BaseModel):
     def _un(cls, v: Any) -> Any:
         if not isinstance(v, str):
             return v
+        _no_unsafe_chars(v)
         s = re.sub(r"^UN", "", v.strip().upper().replace(" ", ""))
         if not re.fullmatch(r"\d{4}", s):
             raise ValueError(f"dangerous_goods_un must be a 4-digit UN number, got {v!r}")
@@ -102,11 +126,17 @@ class DeclarationIn(BaseModel):
     empty: bool = Field(False, description="the truck crosses empty (no goods lines)")
     expected_at: datetime | None = Field(None, description="expected arrival time, ISO-8601 (UTC if no zone)")
 
+    @field_validator("id", "gate", "vehicle_id", mode="before")
+    @classmethod
+    def _line(cls, v: Any) -> Any:
+        return _no_unsafe_chars(v)
+
     @field_validator("plate", mode="before")
     @classmethod
     def _plate(cls, v: Any) -> Any:
         if not isinstance(v, str):
             return v
+        _no_unsafe_chars(v, multiline=True)  # before normalising (which drops them); a two-line plate may use \n
         s = normalise_plate_text(v)
         if not _PLATE_OK.fullmatch(s):
             raise ValueError(f"plate must be 2-16 letters/digits after removing separators, got {v!r}")
@@ -121,6 +151,7 @@ class DeclarationIn(BaseModel):
         for raw in v:
             if not isinstance(raw, str):
                 raise ValueError(f"container codes must be strings, got {raw!r}")
+            _no_unsafe_chars(raw)
             code = re.sub(r"[\s\-./]+", "", raw).upper()
             if not iso6346.CODE_RE.fullmatch(code):
                 raise ValueError(f"{raw!r} is not an ISO 6346 code (3 letters, U/J/Z, 6 digits, check digit)")
@@ -166,10 +197,59 @@ class Declaration(DeclarationIn):
         return [ln.dangerous_goods_un for ln in self.lines if ln.dangerous_goods_un]
 
 
+_NESTING = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def json_depth(data: bytes) -> int:
+    """Deepest nesting of arrays/objects in a JSON text (strings skipped); regex-driven, no recursion."""
+    depth = deepest = 0
+    for m in _NESTING.finditer(data):
+        c = m.group()
+        if c in (b"[", b"{"):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        elif c in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
+def _finite(text: str) -> float:
+    x = float(text)
+    if not math.isfinite(x):
+        raise ValueError(f"number {text[:40]} is out of range (numbers must be finite)")
+    return x
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (numbers must be finite)")
+
+
+def load_json(data: str | bytes, max_bytes: int = MAX_BODY_BYTES, max_depth: int = MAX_DEPTH,
+              what: str = "declaration") -> Any:
+    """JSON text -> Python value, refusing (ValueError) more than `max_bytes`, nesting deeper than
+    `max_depth` (checked before parsing, so no RecursionError), non-finite numbers and NaN/Infinity."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
+    if len(raw) > max_bytes:
+        raise ValueError(f"{what} is larger than {max_bytes // 1024} kB")
+    if json_depth(raw) > max_depth:
+        raise ValueError(f"{what}: JSON nested deeper than {max_depth} levels")
+    try:
+        return json.loads(raw, parse_float=_finite, parse_constant=_no_constant)
+    except RecursionError:  # not reachable after the depth scan; kept as a guard
+        raise ValueError(f"{what}: JSON nested deeper than {max_depth} levels") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{what}: invalid JSON (not UTF-8 text)") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{what}: invalid JSON: {e}") from None
+    except ValueError as e:  # from _finite / _no_constant
+        raise ValueError(f"{what}: {e}") from None
+
+
 def parse_declaration(data: str | bytes) -> DeclarationIn:
-    """Parse a JSON payload; raises pydantic.ValidationError or ValueError (too big, not JSON)."""
-    if len(data) > MAX_BODY_BYTES:
-        raise ValueError(f"declaration is larger than {MAX_BODY_BYTES // 1024} kB")
+    """Parse a JSON payload; raises pydantic.ValidationError or ValueError (too big, too deep, not JSON,
+    a number that is not finite)."""
+    load_json(data)  # the guards; pydantic then parses the same text in JSON mode
     return DeclarationIn.model_validate_json(data)
 
 

@@ -15,7 +15,9 @@ Availability uses the usual retained online/offline topic with
 Inbound (when the daemon passes callbacks): declarations on `<prefix>/<gate>/declarations` and external
 lane triggers on `<prefix>/<gate>/<lane>/trigger`, both subscribed at QoS 1 on every (re)connect. A bad
 message is logged and answered on `<prefix>/<gate>/declarations/rejected`; nothing a sender publishes
-can stop the network loop.
+can stop the network loop. A *retained* trigger is ignored (with a warning, once per topic): the broker
+would replay it on every reconnect, opening or closing a passage that no vehicle caused. A retained
+declaration is accepted (it is still a declaration, and storing is idempotent by id).
 """
 
 from __future__ import annotations
@@ -35,10 +37,10 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from edge.config import MqttConfig
 from edge.declarations import (
-    MAX_BODY_BYTES,
     VEHICLE_ID_PATTERN,
     Declaration,
     error_message,
+    load_json,
     parse_declaration,
 )
 from edge.domain import Passage
@@ -49,6 +51,7 @@ from edge.payload import camera_status_payload, iso_utc, passage_payload
 log = logging.getLogger(__name__)
 
 _VEHICLE_ID = re.compile(VEHICLE_ID_PATTERN)
+_DECL_ID = re.compile(rb'"id"\s*:\s*"([A-Za-z0-9._-]{1,64})"')
 
 
 def _json_default(o: object) -> Any:
@@ -107,6 +110,7 @@ class MqttPublisher:
         self.on_declaration = on_declaration
         self.on_trigger = on_trigger
         self.lanes = set(lanes) if lanes is not None else None
+        self._retained_warned: set[str] = set()  # trigger topics whose retained message was reported
 
         self._lock = threading.Condition()
         self._pending: set[int] = set()  # mids published, PUBACK not yet seen
@@ -200,6 +204,9 @@ class MqttPublisher:
             if msg.topic == self.declarations_topic and self.on_declaration is not None:
                 self._handle_declaration(bytes(msg.payload))
             elif msg.topic.endswith("/trigger") and self.on_trigger is not None:
+                if msg.retain:
+                    self._ignore_retained_trigger(msg.topic)
+                    return
                 self._handle_trigger(msg.topic, bytes(msg.payload))
         except Exception:  # never let a message (or a callback) kill paho's network thread
             log.exception("MQTT: failed to handle a message on %s", msg.topic)
@@ -209,15 +216,21 @@ class MqttPublisher:
         body = json.dumps({"id": decl_id, "error": error}, ensure_ascii=False, separators=(",", ":"))
         self._publish(self.rejected_topic, body, qos=1, retain=False)
 
+    def _ignore_retained_trigger(self, topic: str) -> None:
+        if topic not in self._retained_warned and len(self._retained_warned) < 1000:
+            self._retained_warned.add(topic)
+            log.warning("MQTT: retained trigger on %s ignored (a trigger must be published with retain=false; "
+                        "clear it with an empty retained message)", topic)
+
     def _handle_declaration(self, payload: bytes) -> None:
         decl_id = None
-        if len(payload) <= MAX_BODY_BYTES:
-            try:
-                raw = json.loads(payload)
-                if isinstance(raw, dict) and isinstance(raw.get("id"), str):
-                    decl_id = raw["id"][:64]
-            except ValueError:
-                pass
+        try:  # the id, for the rejection message; the same guards as parse_declaration (size, depth, numbers)
+            raw = load_json(payload)
+            if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+                decl_id = raw["id"][:64]
+        except ValueError:  # not loadable: still name the declaration when its id is plain to see
+            m = _DECL_ID.search(payload[:4096])
+            decl_id = m.group(1).decode() if m else None
         try:
             din = parse_declaration(payload)
         except ValueError as e:  # pydantic.ValidationError is a ValueError
@@ -241,7 +254,7 @@ class MqttPublisher:
             log.warning("MQTT: trigger for unknown lane %r ignored", lane)
             return
         try:
-            body = json.loads(payload)
+            body = load_json(payload, max_bytes=4096, max_depth=4, what="trigger")
         except ValueError:
             body = None
         if payload.strip() in (b"start", b"end"):  # plain-text form, easy for a PLC gateway

@@ -15,7 +15,6 @@ import hmac
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
@@ -23,6 +22,7 @@ from urllib.parse import quote, urlsplit
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from edge.payload import iso_utc
 from edge.reasons import known_codes, sentences
@@ -36,6 +36,7 @@ from edge.review.auth import (
     Role,
 )
 from edge.review.sse import passage_summary
+from edge.review.validation import MAX_OFFSET, QueryTime, SafeLine, SafeText
 
 if TYPE_CHECKING:
     from edge.api import ApiState
@@ -58,15 +59,15 @@ class LoginIn(BaseModel):
 
 class DecideIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    comment: str = Field("", max_length=2000)
+    comment: SafeText = Field("", max_length=2000)
 
 
 class CorrectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     field: Literal["plate", "container", "cargo"]
     index: int | None = Field(None, ge=0, le=7, description="which container (0-based); container only")
-    value: str = Field(min_length=1, max_length=64)
-    comment: str = Field(min_length=1, max_length=2000, description="why; mandatory")
+    value: SafeLine = Field(min_length=1, max_length=64)
+    comment: SafeText = Field(min_length=1, max_length=2000, description="why; mandatory")
 
 
 @dataclass
@@ -77,6 +78,8 @@ class _Ctx:
 
 
 def _client_ip(request: Request) -> str:
+    """The TCP peer: the server believes X-Forwarded-For only from api.trusted_proxies (edge/http_server.py),
+    so a client cannot pick the address the login limiter and the log see."""
     return request.client.host if request.client else "unknown"
 
 
@@ -92,12 +95,12 @@ def build_review_router(state: ApiState, auth: Auth | None = None) -> APIRouter:
     ctx = _Ctx(state, auth or Auth(state.store, shared_token=state.token), AuditLog(state.store))
     router = APIRouter()
 
-    def caller(request: Request) -> Principal | None:
+    def caller(request: Request, touch: bool = True) -> Principal | None:
         authz = request.headers.get("authorization")
         if authz is not None:  # an explicit bearer wins; a wrong one is never "rescued" by a cookie
             scheme, _, token = authz.partition(" ")
             return ctx.auth.token_principal(token.strip()) if scheme.lower() == "bearer" else None
-        return ctx.auth.session_principal(request.cookies.get(SESSION_COOKIE))
+        return ctx.auth.session_principal(request.cookies.get(SESSION_COOKIE), touch=touch)
 
     def need(role: Role) -> Any:
         def dependency(request: Request) -> Principal:
@@ -106,8 +109,8 @@ def build_review_router(state: ApiState, auth: Auth | None = None) -> APIRouter:
                 raise HTTPException(401, "log in (session cookie) or send Authorization: Bearer <token>",
                                     headers={"WWW-Authenticate": "Bearer"})
             if request.method not in _SAFE_METHODS and who.via == "session":
-                sent = request.headers.get(CSRF_HEADER, "")
-                if not _same_origin(request) or not who.csrf or not hmac.compare_digest(sent, who.csrf):
+                sent = request.headers.get(CSRF_HEADER, "").encode("utf-8", "surrogateescape")
+                if not _same_origin(request) or not who.csrf or not hmac.compare_digest(sent, who.csrf.encode()):
                     raise HTTPException(403, f"CSRF check failed: send the session's token in {CSRF_HEADER}")
             if not who.has(role):
                 raise HTTPException(403, f"this needs the {role} role; {who.name} is {who.role}")
@@ -144,17 +147,19 @@ def build_review_router(state: ApiState, auth: Auth | None = None) -> APIRouter:
         """Start a session: sets the HttpOnly `sg_session` cookie; returns the CSRF token for the page."""
         if not _same_origin(request):
             raise HTTPException(403, "cross-site login refused")
-        result = ctx.auth.login(body.name, body.password, _client_ip(request))
+        ip = _client_ip(request)
+        result = ctx.auth.login(body.name, body.password, ip)
         if isinstance(result, float):
             if result > 0:
                 raise HTTPException(429, "too many failed logins; try again later",
                                     headers={"Retry-After": str(int(result) + 1)})
+            log.info("review: failed login as %r from %s", body.name[:64], ip)
             raise HTTPException(401, "wrong user name or password")
         cookie, who = result
         resp = JSONResponse({"user": who.name, "role": who.role, "csrf": who.csrf})
         resp.set_cookie(SESSION_COOKIE, cookie, max_age=int(SESSION_TTL.total_seconds()), path="/", httponly=True,
                         samesite="strict", secure=request.url.scheme == "https")
-        log.info("review: %s logged in from %s", who.name, _client_ip(request))
+        log.info("review: %s logged in from %s", who.name, ip)
         return resp
 
     @router.post("/api/review/logout", status_code=204, tags=["review"])
@@ -183,11 +188,11 @@ def build_review_router(state: ApiState, auth: Auth | None = None) -> APIRouter:
         who: Principal = viewer,
         lane: Annotated[str | None, Query(pattern=IDENT)] = None,
         reason: Annotated[str | None, Query(pattern=r"^[a-z_]{1,64}$", description="reason code")] = None,
-        since: Annotated[datetime | None, Query(description="started at or after (UTC if no zone)")] = None,
-        until: Annotated[datetime | None, Query(description="started before (UTC if no zone)")] = None,
+        since: Annotated[QueryTime | None, Query(description="started at or after (UTC if no zone)")] = None,
+        until: Annotated[QueryTime | None, Query(description="started before (UTC if no zone)")] = None,
         status: Literal["pending", "decided", "all"] = "pending",
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> dict[str, Any]:
         """Flagged passages, newest first, with their review status."""
         total, rows = ctx.audit.queue(lane, reason, since, until, status, limit, offset)
@@ -217,8 +222,15 @@ def build_review_router(state: ApiState, auth: Auth | None = None) -> APIRouter:
     @router.get("/api/review/events", tags=["review"], response_class=StreamingResponse,
                 responses={200: {"content": {"text/event-stream": {}}}})
     async def events(request: Request, who: Principal = viewer) -> StreamingResponse:
-        """Server-Sent Events: `flag` (a new flagged passage, queue item shape) and `decision`."""
-        return StreamingResponse(state.review_events.stream(request.is_disconnected),
+        """Server-Sent Events: `flag` (a new flagged passage, queue item shape) and `decision`. The caller is
+        checked again every few seconds: the stream ends when the session is logged out or expires, the
+        token is revoked or the user is disabled."""
+
+        async def still_allowed() -> bool:
+            now = await run_in_threadpool(caller, request, False)
+            return now is not None and now.has("viewer")
+
+        return StreamingResponse(state.review_events.stream(request.is_disconnected, still_allowed),
                                  media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
@@ -229,10 +241,10 @@ def build_review_router(state: ApiState, auth: Auth | None = None) -> APIRouter:
         user: Annotated[str | None, Query(max_length=64)] = None,
         action: Literal["approve", "reject", "correct"] | None = None,
         lane: Annotated[str | None, Query(pattern=IDENT)] = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: QueryTime | None = None,
+        until: QueryTime | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> dict[str, Any]:
         """Decision records, newest first. Read-only: no route changes or deletes a record."""
         total, rows = ctx.audit.query(event_id, user, action, lane, since, until, limit, offset)

@@ -4,6 +4,8 @@
 thread pool); each open stream has an asyncio queue on the server's event loop and gets the event through
 `call_soon_threadsafe`. A stream that falls behind by more than QUEUE_SIZE events gets one `resync`
 event instead (the page then reloads its queue), so a stuck browser never grows the server's memory.
+Every `recheck_s` seconds a stream asks whether its caller may still read (session not logged out or
+expired, user not disabled, token not revoked) and ends when not.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from edge.domain import Passage
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 256
 KEEPALIVE_S = 15.0
+RECHECK_S = 5.0
 _CLOSE = object()
 
 
@@ -59,7 +62,8 @@ class _Subscriber:
 
 
 class ReviewEvents:
-    def __init__(self) -> None:
+    def __init__(self, recheck_s: float = RECHECK_S) -> None:
+        self.recheck_s = recheck_s
         self._lock = threading.Lock()
         self._subs: set[_Subscriber] = set()
         self._closed = False
@@ -91,22 +95,37 @@ class ReviewEvents:
             with contextlib.suppress(RuntimeError):
                 s.loop.call_soon_threadsafe(s.put, _CLOSE)
 
-    async def stream(self, is_disconnected: Any) -> AsyncIterator[str]:
-        """SSE text for one client until it disconnects or `close()`."""
-        sub = _Subscriber(asyncio.get_running_loop())
+    async def stream(self, is_disconnected: Any,
+                     still_allowed: Callable[[], Awaitable[bool]] | None = None) -> AsyncIterator[str]:
+        """SSE text for one client until it disconnects, `still_allowed()` says no, or `close()`."""
+        loop = asyncio.get_running_loop()
+        sub = _Subscriber(loop)
         with self._lock:
             if self._closed:
                 return
             self._subs.add(sub)
         try:
             yield "retry: 3000\n\n"
+            next_keepalive = loop.time() + KEEPALIVE_S
+            next_check = loop.time() + self.recheck_s
             while True:
+                timeout = min(next_keepalive, next_check if still_allowed else next_keepalive) - loop.time()
                 try:
-                    item = await asyncio.wait_for(sub.queue.get(), timeout=KEEPALIVE_S)
+                    item = await asyncio.wait_for(sub.queue.get(), timeout=max(0.0, timeout))
                 except TimeoutError:
-                    if await is_disconnected():
+                    item = None
+                now = loop.time()
+                if still_allowed is not None and now >= next_check:
+                    next_check = now + self.recheck_s
+                    if not await still_allowed():
+                        log.info("review: event stream ended (caller logged out, expired or disabled)")
                         return
-                    yield ": keep-alive\n\n"
+                if item is None:
+                    if now >= next_keepalive:
+                        if await is_disconnected():
+                            return
+                        next_keepalive = now + KEEPALIVE_S
+                        yield ": keep-alive\n\n"
                     continue
                 if item is _CLOSE:
                     return
