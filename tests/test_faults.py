@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -248,3 +249,74 @@ def test_rescue_when_even_the_rescue_folder_cannot_be_written_logs_the_verdict(
     logged = [r.getMessage() for r in caplog.records if r.levelname == "CRITICAL"]
     assert logged and json.loads(logged[0].split("its verdict follows: ", 1)[1])["id"] == p.id
     shutil.rmtree(blocked)
+
+
+def _open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_slowloris_under_1024_file_handles_every_passage_stored(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    """1,100 connections that send half a request head and wait, against a daemon limited to 1,024 file
+    handles (the usual default): the API's connection cap and head timeout keep the handles the verdict
+    path needs (SQLite, WAL, evidence, frames), so every passage is stored and published."""
+    import resource
+    import socket
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < 1400:
+        pytest.skip(f"this test needs to open 1,100 sockets itself (hard file limit {hard})")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1400), hard))
+    trucks = 12
+    footage = make_footage(tmp_path / "frames", trucks)
+    port = free_port()
+    cam = folder_camera("in1-overview", "in1", footage, live=True)
+    cam["fps"] = 20
+    config = write_config(tmp_path, mosquitto.url, [cam], ["in1"], api_port=port)
+    cfg = yaml.safe_load(config.read_text())
+    cfg["api"].update(max_connections=64, header_timeout_s=2.0)
+    config.write_text(yaml.safe_dump(cfg))
+    topic = f"{PREFIX}/{GATE}/in1/passage"
+    col = MqttCollector(mosquitto.url, topics=[topic])
+    log = tmp_path / "daemon.log"
+    f = log.open("ab")
+    proc = subprocess.Popen(
+        ["prlimit", "--nofile=1024:1024", "--", sys.executable, "-m", "edge.cli", "--log-level", "INFO", "run", "--config", str(config), "--until-done"],
+        cwd=Path(__file__).resolve().parents[1], stdout=f, stderr=subprocess.STDOUT)
+    socks: list[socket.socket] = []
+    max_fds = 0
+    try:
+        assert wait(lambda: "API:" in log.read_text(), 30), log.read_text()
+        limits = Path(f"/proc/{proc.pid}/limits").read_text()
+        assert any(line.startswith("Max open files") and line.split()[3:5] == ["1024", "1024"]
+                   for line in limits.splitlines()), limits
+        for _ in range(1100):
+            s = socket.socket()
+            s.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                s.connect(("127.0.0.1", port))
+            socks.append(s)
+        time.sleep(0.5)
+        for s in socks:
+            with contextlib.suppress(OSError):
+                s.send(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and never the blank line
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                max_fds = max(max_fds, _open_fds(proc.pid))
+            time.sleep(0.2)
+        assert proc.wait(30) == 0, log.read_text()[-3000:]
+        ids = stored_ids(tmp_path / "gate.db")
+        assert wait(lambda: set(event_ids(col, topic)) >= set(ids), 20)
+    finally:
+        for s in socks:
+            s.close()
+        if proc.poll() is None:
+            proc.kill()
+        col.close()
+    text = log.read_text()
+    print(f"\nFAULTS slowloris: passages={len(ids)} max_open_fds={max_fds} log_bytes={len(text)}")
+    assert len(ids) == trucks, text[-3000:]
+    assert sorted(event_ids(col, topic)) == sorted(ids)
+    assert "unable to open database file" not in text
+    assert max_fds < 400, "the connection cap keeps the daemon's file handles bounded"
+    assert len(text) < 200_000, "refused and timed-out connections are logged a line a minute, not each"
