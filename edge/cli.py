@@ -42,19 +42,20 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--engine", default="smartgate", choices=["smartgate", "raw"],
                     help="raw: the shipped PP-OCR models end to end, for the baseline")
 
-    from edge.train.args import add_cargo_arguments  # argparse only
+    from edge.train.args import (  # argparse only
+        add_cargo_arguments,
+        add_cargo_eval_arguments,
+        add_dataset_arguments,
+        add_model_arguments,
+    )
 
     tr = sub.add_parser("train", help="train a model (needs: pip install -e '.[train]')")
     tr_sub = tr.add_subparsers(dest="train_command", required=True)
-    add_cargo_arguments(tr_sub.add_parser("cargo", help="train the cargo classifier, export ONNX + model card"))
-
-    ce = sub.add_parser("cargo-eval", help="per-class figures of the cargo classifier (onnxruntime) on labelled images")
-    ce.add_argument("dirs", nargs="+", help="image folders DIR/<class>/*.jpg or folders with a labels.csv")
-    ce.add_argument("--model", help="ONNX file (default: the shipped models/cargo/cargo_cls.onnx)")
-    ce.add_argument("--min-confidence", type=float, default=0.0, help="below it the read is `unknown` (a miss)")
-    ce.add_argument("--threads", type=int, default=2)
-    ce.add_argument("--json", dest="json_out", help="write per-image results and metrics as JSON")
-    ce.add_argument("--no-verify", action="store_true", help="skip the sha256 check (a model you just trained)")
+    add_cargo_arguments(tr_sub.add_parser("cargo", help="grouped CV of cargo recipes, then ONNX + thresholds + card"))
+    add_cargo_eval_arguments(sub.add_parser(
+        "cargo-eval", help="per-class figures of the cargo classifier (onnxruntime) on labelled images"))
+    add_dataset_arguments(sub)  # dataset export --since DATE OUT/
+    add_model_arguments(sub)  # model promote NEW.onnx --eval DIR
 
     from edge.bench.args import add_arguments as add_bench_arguments  # argparse only
 
@@ -111,6 +112,14 @@ def main(argv: list[str] | None = None) -> int:
         from edge.cargo_eval import main_cargo_eval
 
         return main_cargo_eval(args)
+    if args.command == "dataset":
+        from edge.dataset_export import main_dataset
+
+        return main_dataset(args)
+    if args.command == "model":
+        from edge.model_promote import main_model
+
+        return main_model(args)
     if args.command == "bench":
         from edge.bench.main import main_bench
 

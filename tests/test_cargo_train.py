@@ -1,4 +1,5 @@
-"""1-epoch training smoke test of `smartgate train cargo`; runs only where the `train` extra (torch) is installed."""
+"""1-epoch training smoke test of `smartgate train cargo` with grouped CV; runs only where the `train` extra
+(torch) is installed."""
 
 from __future__ import annotations
 
@@ -17,21 +18,29 @@ from edge.train.synth import write_synthetic  # noqa: E402
 
 def test_train_cargo_one_epoch_exports_onnx_and_card(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    write_synthetic(data, 3, seed=11, progress=False)  # 3 per class: 2 train + 1 held out each
+    write_synthetic(data, 3, seed=11, progress=False)  # 3 "real" per class, one source: grouped by near-duplicates
     out = tmp_path / "out"
     rc = cli_main(["train", "cargo", "--data", str(data), "--out", str(out), "--epochs", "1", "--imgsz", "64",
-                   "--synthetic", "2", "--views", "2", "--probe-steps", "5", "--threads", "1"])
+                   "--synthetic", "2", "--views", "2", "--probe-steps", "5", "--threads", "1", "--cv", "2",
+                   "--cv-recipes", "probe,partial", "--recipe", "partial"])
     assert rc == 0
     card = json.loads((out / "model_card.json").read_text(encoding="utf-8"))
     assert card["classes"] == CARGO_CLASSES
-    held = card["results"]["lite0"]["held_out"]
-    assert held["n"] == len(CARGO_CLASSES)  # one real per class; strata under 3 files hold none out
-    assert set(held["per_class"]) == set(CARGO_CLASSES)
-    assert card["data"]["train_counts"]["empty"] == {"real": 2, "synthetic": 2}
-    assert (out / "model_card.md").read_text(encoding="utf-8").count("sha256") >= 1
-    # the exported model loads through the runtime path, checked against the card's sha256
+    assert card["recipe"]["name"] == "partial" and card["history"][0]["epoch"] == 1
+    assert card["data"]["counts"]["empty"] == {"real": 3, "synthetic": 2}
+    cv = card["cv"]
+    assert set(cv["candidates"]) == {"probe", "probe+flip", "partial", "partial+flip"}
+    oof = cv["candidates"]["partial"]["argmax"]
+    assert oof["n"] == 3 * len(CARGO_CLASSES)  # every real image is predicted once, out of fold
+    assert set(oof["per_class"]) == set(CARGO_CLASSES)
+    assert cv["candidates"]["partial"]["synthetic"]["argmax"]["n"] == 2 * len(CARGO_CLASSES)
+    assert (out / "cv" / "report.md").is_file() and (out / "cv" / "partial_confusion.png").stat().st_size > 1000
+    md = (out / "model_card.md").read_text(encoding="utf-8")
+    assert "sha256" in md and "Grouped cross-validation" in md and "What this CV can and cannot predict" in md
+    # the exported model loads through the runtime path, checked against the card's sha256, thresholds inside
     clf = CargoClassifier(out / "cargo_cls.onnx", expected_sha256=card["onnx"]["sha256"], threads=1)
     assert clf.size == 64 and clf.classes == CARGO_CLASSES
+    assert clf.model_thresholds == {c: v["threshold"] for c, v in card["thresholds"].items()}
     import cv2
 
     img = cv2.imread(str(next((data / "coke_coal").iterdir())))

@@ -3,6 +3,11 @@
 onnxruntime only (no torch). The ONNX file carries its own class list and preprocessing recipe in its
 metadata (written by `edge.train.cargo`), so a retrained model with another input size still gets the
 preprocessing it was trained with. The shipped model is verified against `models/manifest.json`.
+
+Abstention: the ONNX metadata may carry per-class confidence thresholds (`thresholds`, JSON {class: t}), chosen
+on grouped cross-validation so that each class's precision is >= 95 % (`edge.train.cargo`). A top class whose
+probability is below its threshold is read as `unknown`, which the policy turns into `cargo_unverified`. They
+travel inside the model file, so the sha256 in the manifest covers them and a promoted model brings its own.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from edge.imageio import reader_image
 CARGO_CLASSES = ["fertilizer", "coke_coal", "chemicals", "agricultural", "electronics", "closed", "empty"]
 UNKNOWN = "unknown"
 MANIFEST_NAME = "cargo_cls"
+DEFAULT_MIN_CONFIDENCE = 0.5  # a class without a threshold in the model's metadata
 
 
 # Longest side over shortest side beyond which an image is no cargo view (camera views are ~4:3).
@@ -89,9 +95,13 @@ class CargoClassifier:
     `model_path=None` loads the shipped model (manifest-checked). An explicit path is checked against
     `expected_sha256` if given, else against the manifest entry (so a tampered copy is refused); pass
     `verify=False` only for a model you just trained yourself.
+
+    `min_confidence=None` (the default) applies the model's own per-class thresholds (metadata `thresholds`;
+    `DEFAULT_MIN_CONFIDENCE` for a class without one); a number overrides them with one threshold for all
+    classes (0.0: always the top class).
     """
 
-    def __init__(self, model_path: str | Path | None = None, threads: int = 2, min_confidence: float = 0.5,
+    def __init__(self, model_path: str | Path | None = None, threads: int = 2, min_confidence: float | None = None,
                  *, expected_sha256: str | None = None, verify: bool = True) -> None:
         import onnxruntime as ort
 
@@ -115,6 +125,14 @@ class CargoClassifier:
             self.size = int(meta["imgsz"])
         except (KeyError, ValueError) as e:
             raise CargoModelError(f"{path}: no cargo metadata (classes, imgsz) in the ONNX file") from e
+        try:
+            shipped = {str(k): float(v) for k, v in json.loads(meta.get("thresholds", "{}")).items()}
+        except (ValueError, TypeError, AttributeError) as e:
+            raise CargoModelError(f"{path}: unreadable `thresholds` metadata") from e
+        self.model_thresholds: dict[str, float] = shipped
+        self.thresholds: dict[str, float] = {
+            c: float(min_confidence) if min_confidence is not None else shipped.get(c, DEFAULT_MIN_CONFIDENCE)
+            for c in self.classes}
         self.resize = meta.get("resize", "squash")
         self.norm = meta.get("norm", "minus1_1")
         self.arch = meta.get("arch", "")
@@ -130,13 +148,21 @@ class CargoClassifier:
         return np.asarray(self._sess.run(None, {self._input: x})[0][0], dtype=np.float64)
 
     def classify(self, image_bgr: np.ndarray) -> CargoRead:
+        return self.classify_probs(image_bgr)[0]
+
+    def classify_probs(self, image_bgr: np.ndarray) -> tuple[CargoRead, np.ndarray | None]:
+        """The read and the probabilities behind it (None when the image is no cargo view at all)."""
         bgr = reader_image(image_bgr)
         h, w = bgr.shape[:2] if bgr is not None else (0, 0)
         if bgr is None or max(h, w) > MAX_CARGO_ASPECT * min(h, w):
             # Empty, odd-shaped, non-8-bit or a thin strip (no cargo view looks like that): unknown, no guess.
-            return CargoRead(cls=UNKNOWN, confidence=0.0)
+            return CargoRead(cls=UNKNOWN, confidence=0.0), None
         p = self.probabilities(bgr)
+        return self.decide(p), p
+
+    def decide(self, p: np.ndarray) -> CargoRead:
+        """The read for a probability vector: the top class, or `unknown` below that class's threshold."""
         k = int(np.argmax(p))
         conf = float(p[k])
-        cls = self.classes[k] if conf >= self.min_confidence else UNKNOWN
-        return CargoRead(cls=cls, confidence=round(conf, 4))
+        cls = self.classes[k]
+        return CargoRead(cls=cls if conf >= self.thresholds[cls] else UNKNOWN, confidence=round(conf, 4))
