@@ -445,27 +445,36 @@ def test_folder_source_counts_fifos_and_devices_as_corrupt_frames(tmp_path: Path
     assert "frame_2.png: a character device" in r.stderr
 
 
-def test_eval_tools_refuse_fifos_and_devices(tmp_path: Path) -> None:
-    """`smartgate eval`: a labels CSV that is a FIFO is a clear error (exit 2), an image that is one is an
-    unreadable image; `smartgate cargo-eval`: an image that is a FIFO is a clear error (exit 2)."""
+def test_smartgate_eval_refuses_fifos_and_devices(tmp_path: Path) -> None:
+    """`smartgate eval`: a labels CSV that is a FIFO is a clear error (exit 2); an image that is a FIFO or a
+    device is an unreadable image (no hang, no MemoryError)."""
     os.mkfifo(tmp_path / "labels.csv")
+    os.mkfifo(tmp_path / "a.jpg")
+    r = _child(f"""
+        import json
+        from pathlib import Path
+        from edge import evaluate
+        from edge.cli import main
+        rc = main(["eval", {str(tmp_path / "labels.csv")!r}])
+        unreadable = [evaluate.imread(Path(p)) is None for p in ({str(tmp_path / "a.jpg")!r}, "/dev/zero")]
+        print(json.dumps({{"rc": rc, "unreadable": unreadable}}))
+    """, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.splitlines()[-1]) == {"rc": 2, "unreadable": [True, True]}
+    assert f"error: labels file {tmp_path / 'labels.csv'}: a FIFO (named pipe), not a regular file" in r.stderr
+
+
+def test_smartgate_cargo_eval_refuses_fifos(tmp_path: Path) -> None:
+    """`smartgate cargo-eval`: an image that is a FIFO is a clear error (exit 2), not a hang."""
     cls = tmp_path / "set" / "closed"
     cls.mkdir(parents=True)
     os.mkfifo(cls / "a.jpg")
     r = _child(f"""
-        import json, types
-        from pathlib import Path
-        from edge import cargo_eval, evaluate
-        rc_eval = evaluate.main_eval(types.SimpleNamespace(labels=[{str(tmp_path / "labels.csv")!r}], threads=1,
-                                                           engine="smartgate", json_out=None, misses=None))
-        unreadable = [evaluate.imread(Path(p)) is None for p in ({str(cls / "a.jpg")!r}, "/dev/zero")]
-        rc_cargo = cargo_eval.main_cargo_eval(types.SimpleNamespace(
-            dirs=[{str(tmp_path / "set")!r}], model=None, threads=1, min_confidence=0.0, json_out=None, no_verify=False))
-        print(json.dumps({{"eval": rc_eval, "unreadable": unreadable, "cargo": rc_cargo}}))
-    """, timeout=120)
+        from edge.cli import main
+        print("rc", main(["cargo-eval", {str(tmp_path / "set")!r}]))
+    """, timeout=60)
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout.splitlines()[-1]) == {"eval": 2, "unreadable": [True, True], "cargo": 2}
-    assert f"error: labels file {tmp_path / 'labels.csv'}: a FIFO (named pipe), not a regular file" in r.stderr
+    assert r.stdout.splitlines()[-1] == "rc 2"
     assert f"error: cannot read image {cls / 'a.jpg'}: a FIFO (named pipe)" in r.stderr
 
 
