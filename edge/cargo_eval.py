@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from edge.imageio import ImageError, load_image
 from edge.readers.cargo import UNKNOWN, CargoClassifier
 
 IMAGE_EXT = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -137,9 +139,10 @@ def evaluate(clf: CargoClassifier, items: list[tuple[Path, str]]) -> tuple[dict,
     truth, top, conf, rows = [], [], [], []
     for it in items:
         path, label = it[0], it[1]
-        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if img is None:
-            raise FileNotFoundError(f"cannot read image {path}")
+        try:  # regular files only, sized from the header before decoding (the same pixels as cv2.imread)
+            img = load_image(path)
+        except ImageError as e:
+            raise FileNotFoundError(f"cannot read image {e}") from None
         r, p = clf.classify_probs(img)
         k = int(np.argmax(p)) if p is not None else -1
         best = clf.classes[k] if p is not None else UNKNOWN
@@ -359,7 +362,11 @@ def main_cargo_eval(args) -> int:
               "shipped_thresholds": shipped, "sets": {}}
     top_name = "top class (argmax)" if args.min_confidence is None else f"min_confidence {args.min_confidence}"
     for d in args.dirs:
-        s = score_dir(clf, d)
+        try:
+            s = score_dir(clf, d)
+        except FileNotFoundError as e:  # a missing, unreadable or non-regular image (a FIFO would hang)
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         report["sets"][str(d)] = s
         print(format_table(f"{d} — {top_name}", s))
         print(format_table(f"{d} — at the thresholds", s["at_threshold"]))
