@@ -84,6 +84,18 @@ class CameraConfig(_Strict):
     rectify: RectifyConfig | None = Field(
         None, description="fronto-parallel view of a plane (plate zone, container side) given to the readers"
     )
+    exit_line: list[tuple[float, float]] | None = Field(
+        None, description="trigger camera: two points (normalised 0..1 or pixels) of a line; a vehicle whose plate "
+        "crosses it (from the side it was first seen on) has left and its passage closes; default: a vehicle "
+        "leaves when its plate leaves the frame or is not seen for pipeline.track_lost_s"
+    )
+
+    @field_validator("exit_line")
+    @classmethod
+    def _line(cls, v: list[tuple[float, float]] | None) -> list[tuple[float, float]] | None:
+        if v is not None and (len(v) != 2 or v[0] == v[1]):
+            raise ValueError("a line needs two different points")
+        return v
 
     @field_validator("trigger_zone", "read_zone")
     @classmethod
@@ -141,13 +153,44 @@ class ApiConfig(_Strict):
         5.0, gt=0, le=300, description="an idle keep-alive connection is closed after this many seconds"
     )
     trusted_proxies: list[str] = Field(
-        default_factory=list, description="addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto "
-        "are believed (client address of the login limiter and the logs); empty: the peer address is the client"
+        default_factory=list, description="addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For / "
+        "X-Forwarded-Proto are believed (the client address of the login limiter and the logs); empty: the TCP "
+        "peer is the client"
     )
     allowed_hosts: list[str] | None = Field(
-        None, description="Host header values the API answers ('name', '*.domain', '*' for any); others get 400. "
-        "Default: localhost, any IP address, the bind name and the host of public_url"
+        None, description="Host header values the API answers ('name', '*.domain', an IP address, '*' for any); "
+        "others get 400. Default: localhost, any IP address, the bind name and the host of public_url"
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in v:
+            try:
+                ipaddress.ip_network(entry)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24)") from None
+        return v
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts(cls, v: list[str] | None) -> list[str] | None:
+        import ipaddress
+        import re
+
+        for entry in v or []:
+            e = entry.strip().strip("[]")
+            if e == "*" or (":" not in e and re.fullmatch(r"(\*\.)?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?", e)):
+                continue
+            try:
+                ipaddress.ip_address(e)
+                continue
+            except ValueError:
+                pass
+            raise ValueError(f"{entry!r}: give a host name, '*.domain', an IP address or '*' (no port, no scheme)")
+        return v
 
     def token(self) -> str | None:
         return os.environ.get(self.token_env) if self.token_env else None
@@ -236,6 +279,37 @@ class PipelineConfig(_Strict):
     container_det_max_side: int | None = Field(
         None, ge=160, le=4096, description="long side (px) of the container reader's text detector input; "
         "null: the reader's default (960). Smaller is faster where the code text is large in the frame"
+    )
+    # Vehicle-level segmentation (issue 18, edge/tracks.py): a passage follows a vehicle, not the zone.
+    warmup_s: float = Field(
+        0.5, ge=0, le=60, description="start-up: the empty lane is learnt from frames spaced over this many seconds "
+        "of a still scene with no plate in view (not from the first frame); until then occupancy opens no "
+        "passage, and a vehicle whose plate is read within this time of the start was in view at start-up and "
+        "gets no passage (a restart must not make a bogus or duplicate one). 0: the first frame is the lane"
+    )
+    track_vehicles: bool = Field(
+        True, description="follow vehicles by their plate boxes on the trigger camera: each vehicle gets its own "
+        "passage, closed when it leaves (exit line, frame edge, or track_lost_s unseen), also in a queue where "
+        "the zone never empties; occupancy stays the fallback for a single vehicle in an empty lane"
+    )
+    track_lost_s: float = Field(
+        1.0, gt=0, le=30, description="a vehicle track not seen (read or followed) for this long has left"
+    )
+    track_split_reads: int = Field(
+        3, ge=2, le=20, description="this many reads in a row of another plate text where a vehicle stood make a "
+        "new vehicle (a car pulled up where the one before stood); fewer are misreads of the old plate"
+    )
+    track_probe_every_n: int = Field(
+        0, ge=0, description="while every vehicle in view is read and followed (no plate reads), read the trigger "
+        "camera anyway on every Nth frame to find a vehicle that came into view beside them (0: never)"
+    )
+    handover_s: float = Field(
+        1.0, ge=0, le=30, description="reads of the other cameras go to a passage that closed less than this many "
+        "seconds before (its body still passes the side and top cameras) rather than to the next vehicle's"
+    )
+    absorb_still_s: float | None = Field(
+        30.0, gt=0, description="a zone that looks occupied but has been perfectly still this long with no vehicle "
+        "known in view is learnt as the empty lane (a background learnt with a vehicle in it); null: never"
     )
 
 

@@ -310,7 +310,6 @@ class HostGuard:
 
 def build_server(app: Any, api_cfg: ApiConfig) -> uvicorn.Server:
     """The hardened uvicorn server for `app` on api.bind:api.port (run it with `.run()` in a thread)."""
-    _install_log_filters()
     trusted = list(api_cfg.trusted_proxies)
     config = uvicorn.Config(
         SecurityHeaders(HostGuard(app, host_policy(api_cfg))),
@@ -328,4 +327,5 @@ def build_server(app: Any, api_cfg: ApiConfig) -> uvicorn.Server:
         backlog=min(2048, api_cfg.max_connections * 2),
     )
     config.smartgate_limits = ServerLimits(api_cfg.max_connections, api_cfg.header_timeout_s)  # type: ignore[attr-defined]
+    _install_log_filters()  # after uvicorn.Config, which (re)configures its loggers
     return uvicorn.Server(config)

@@ -682,3 +682,13 @@ def test_deeply_nested_declaration_is_refused(gate):
         r = c.post("/api/declarations", content=nested, headers={"content-type": "application/json"})
         assert r.status_code == 422 and "nested deeper than" in r.json()["detail"]
         assert c.post("/api/declarations", json=DECLARATION).status_code == 201  # still serving
+
+
+def test_server_settings_are_validated():
+    for bad in ({"trusted_proxies": ["*"]}, {"trusted_proxies": ["10.0.0.1/24"]}, {"allowed_hosts": ["gate:8080"]},
+                {"allowed_hosts": ["https://gate.example"]}, {"allowed_hosts": ["a.*.example"]},
+                {"max_connections": 2}, {"header_timeout_s": 0}):
+        with pytest.raises(ValueError):
+            ApiConfig(**bad)
+    ok = ApiConfig(trusted_proxies=["10.0.0.0/24", "::1"], allowed_hosts=["gate.local", "*.gates.example", "[::1]"])
+    assert ok.max_connections == 256 and ok.header_timeout_s == 10 and ok.keepalive_timeout_s == 5
