@@ -328,4 +328,19 @@ def build_server(app: Any, api_cfg: ApiConfig) -> uvicorn.Server:
     )
     config.smartgate_limits = ServerLimits(api_cfg.max_connections, api_cfg.header_timeout_s)  # type: ignore[attr-defined]
     _install_log_filters()  # after uvicorn.Config, which (re)configures its loggers
+    _check_file_limit(api_cfg.max_connections)
     return uvicorn.Server(config)
+
+
+def _check_file_limit(max_connections: int) -> None:
+    """Warn when api.max_connections leaves too few file handles for SQLite, evidence files and cameras."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):
+        return
+    if soft != resource.RLIM_INFINITY and soft - max_connections < 256:
+        log.warning("HTTP: api.max_connections=%d leaves %d of the process's %d file handles for the database, "
+                    "evidence and cameras; lower it or raise the limit (LimitNOFILE)", max_connections,
+                    soft - max_connections, soft)
