@@ -58,12 +58,11 @@ def _first_frame(cam: object) -> np.ndarray:
 
 
 def _preview(args: argparse.Namespace) -> int:
-    import cv2
-
-    from calibration.intrinsics import CalibrationError
+    from calibration.intrinsics import CALIBRATION_MAX_PIXELS, CalibrationError
     from calibration.preview import write_preview
     from cameras.base import CameraError
     from edge.config import ConfigError, load_config
+    from edge.imageio import ImageError, load_image
 
     try:
         cfg = load_config(args.config)
@@ -74,9 +73,10 @@ def _preview(args: argparse.Namespace) -> int:
         return _err(f"{args.config}: no camera {args.camera!r} (cameras: {', '.join(c.name for c in cfg.cameras)})")
     try:
         if args.frame:
-            frame = cv2.imread(str(args.frame), cv2.IMREAD_COLOR)
-            if frame is None:
-                return _err(f"{args.frame}: cannot read image")
+            try:
+                frame = load_image(args.frame, max_pixels=CALIBRATION_MAX_PIXELS)
+            except ImageError as e:
+                return _err(str(e))
         else:
             frame = _first_frame(cam)
         w, h = write_preview(cam, frame, args.out)

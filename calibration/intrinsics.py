@@ -197,16 +197,21 @@ def image_files(folder: str | Path) -> list[Path]:
     return files
 
 
+CALIBRATION_MAX_PIXELS = 100_000_000  # checkerboard photos may come from a DSLR, not only the camera
+
+
 def calibrate_folder(folder: str | Path, board: tuple[int, int], square_mm: float) -> tuple[Intrinsics, list[Path]]:
     """Calibrate from every image in `folder`; returns the result and the files in the order used."""
+    from edge.imageio import ImageError, load_image
+
     files = image_files(folder)
 
     def load() -> Iterable[np.ndarray]:
         for f in files:
-            img = cv2.imread(str(f), cv2.IMREAD_COLOR)
-            if img is None:
-                raise CalibrationError(f"{f}: cannot decode image")
-            yield img
+            try:  # regular files, header-checked before decoding (edge/imageio.py)
+                yield load_image(f, max_pixels=CALIBRATION_MAX_PIXELS)
+            except ImageError as e:
+                raise CalibrationError(str(e)) from None
 
     return calibrate(load(), board, square_mm, [str(f) for f in files]), files
 

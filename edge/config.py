@@ -433,12 +433,19 @@ def parse_config(data: object, source: str = "<config>") -> Config:
         raise ConfigError(f"{source}: {e.error_count()} error(s)\n{_format_errors(e)}") from None
 
 
+MAX_CONFIG_BYTES = 1024 * 1024  # a gate's config is a few kB
+
+
 def load_config(path: str | Path) -> Config:
+    # Regular files only: a FIFO or /dev/zero given as the config must not hang or fill memory.
+    from edge.imageio import read_regular
+
     path = Path(path)
+    data_bytes = read_regular(path, MAX_CONFIG_BYTES, ConfigError)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+        text = data_bytes.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:

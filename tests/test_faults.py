@@ -320,3 +320,31 @@ def test_slowloris_under_1024_file_handles_every_passage_stored(tmp_path: Path, 
     assert "unable to open database file" not in text
     assert max_fds < 400, "the connection cap keeps the daemon's file handles bounded"
     assert len(text) < 200_000, "refused and timed-out connections are logged a line a minute, not each"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev_zero", "binary"])
+def test_config_from_a_fifo_a_device_or_binary_is_a_clear_error(tmp_path: Path, kind: str) -> None:
+    from edge.config import ConfigError
+
+    if kind == "fifo":
+        path = tmp_path / "gate.yaml"
+        os.mkfifo(path)
+    elif kind == "dev_zero":
+        path = Path("/dev/zero")
+    else:
+        path = tmp_path / "gate.yaml"
+        path.write_bytes(b"\xff\xfe\x00garbage")
+    r = subprocess.run([sys.executable, "-m", "edge.cli", "config", "check", str(path)], capture_output=True,
+                       text=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
+    assert r.returncode != 0
+    assert ("not a regular file" in r.stderr) if kind != "binary" else ("not UTF-8" in r.stderr), r.stderr
+    with pytest.raises(ConfigError):
+        load_config(path)
+
+
+def test_calibration_refuses_a_fifo_among_the_checkerboards(tmp_path: Path) -> None:
+    from calibration.intrinsics import CalibrationError, calibrate_folder
+
+    os.mkfifo(tmp_path / "board01.png")
+    with pytest.raises(CalibrationError, match="regular file"):
+        calibrate_folder(tmp_path, (9, 6), 25.0)
