@@ -358,7 +358,10 @@ def create_app(state: ApiState) -> FastAPI:
             raise HTTPException(404, f"no lane {lane!r}")
         if state.on_trigger is None:
             raise HTTPException(503, "external triggers are not wired in this process")
-        state.on_trigger(lane, body.state, body.vehicle_id)
+        try:
+            state.on_trigger(lane, body.state, body.vehicle_id)
+        except ValueError as e:  # a vehicle_id on a lane that takes no AI-IGVs
+            raise HTTPException(422, str(e)) from None
         return TriggerAccepted(lane=lane, state=body.state, vehicle_id=body.vehicle_id)
 
     @app.get(

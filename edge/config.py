@@ -38,6 +38,10 @@ class GateConfig(_Strict):
 class LaneConfig(_Strict):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
     direction: Literal["import", "export"]
+    igv: bool = Field(
+        False, description="the lane takes AI-IGVs (autonomous vehicles): only then may an external trigger carry a "
+        "vehicle_id, which becomes the passage's identity; elsewhere such a trigger is refused"
+    )
 
 
 class RectifyConfig(_Strict):
@@ -345,6 +349,10 @@ class PolicyConfig(_Strict):
         "declaration", description="sealed cargo: trust the declared HS codes, or flag it as unverified"
     )
     require_declaration: bool = Field(True, description="flag every passage without a matched declaration")
+    require_release: bool = Field(
+        False, description="a declaration carrying no customs status (no channel, no released_at) is "
+        "customs_not_released; false: such a declaration counts as released (a feed without the status)"
+    )
     extra_chemical_chapters: list[int] = Field(
         default_factory=list, description="HS chapters counted as chemicals besides 28, 29, 38 (30-36, 39)"
     )

@@ -281,6 +281,11 @@ class Daemon:
 
     # -- inbound -----------------------------------------------------------------------------
     def on_trigger(self, lane: str, state: str, vehicle_id: str | None) -> None:
+        """An external trigger; raises ValueError for a vehicle_id on a lane not configured for AI-IGVs (an
+        announced id becomes the passage's identity, so only an IGV lane may take one)."""
+        if vehicle_id and not any(ln.id == lane and ln.igv for ln in self.cfg.lanes):
+            raise ValueError(f"lane {lane} does not take AI-IGVs (lanes[].igv is false): a trigger there may not "
+                             "carry a vehicle_id")
         proc = self.lanes.get(lane)
         if proc is None:
             log.warning("trigger for lane %s ignored: lane not running", lane)

@@ -23,7 +23,7 @@ import math
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -125,6 +125,14 @@ class DeclarationIn(BaseModel):
                                          description="goods lines; at least one unless `empty` is true")
     empty: bool = Field(False, description="the truck crosses empty (no goods lines)")
     expected_at: datetime | None = Field(None, description="expected arrival time, ISO-8601 (UTC if no zone)")
+    channel: Literal["green", "yellow", "red"] | None = Field(
+        None, description="customs channel (luồng): green, yellow (documents checked) or red (physical "
+        "inspection); red is never cleared by the smart lane"
+    )
+    released_at: datetime | None = Field(
+        None, description="when customs released the goods (thông quan), ISO-8601 (UTC if no zone); absent: "
+        "not released yet when a channel is given"
+    )
 
     @field_validator("id", "gate", "vehicle_id", mode="before")
     @classmethod
@@ -172,6 +180,8 @@ class DeclarationIn(BaseModel):
             raise ValueError("lines: at least one goods line is needed unless empty is true")
         if self.expected_at is not None and self.expected_at.tzinfo is None:
             self.expected_at = self.expected_at.replace(tzinfo=UTC)
+        if self.released_at is not None and self.released_at.tzinfo is None:
+            self.released_at = self.released_at.replace(tzinfo=UTC)
         return self
 
 

@@ -267,7 +267,10 @@ class MqttPublisher:
                         "\"vehicle_id\"?: str}): %r", topic, payload[:200])
             return
         assert self.on_trigger is not None
-        self.on_trigger(lane, state, vehicle_id)
+        try:
+            self.on_trigger(lane, state, vehicle_id)
+        except ValueError as e:  # e.g. a vehicle_id on a lane that takes no AI-IGVs
+            log.warning("MQTT: trigger on %s refused: %s", topic, e)
 
     # -- publishing ---------------------------------------------------------
 

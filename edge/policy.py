@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 from edge import commodities as cm
 from edge.config import PolicyConfig
+from edge.declarations import identity_key
 from edge.domain import (
     CargoRead,
     ContainerRead,
@@ -51,7 +53,8 @@ class DeclarationLineLike(Protocol):
 class DeclarationLike(Protocol):
     """The fields of a declaration the policy reads (edge/declarations.py Declaration).
 
-    No lines means the truck is declared empty.
+    No lines means the truck is declared empty. Optional, read when present: `vehicle_id` (AI-IGV),
+    `channel` (green/yellow/red) and `released_at` (customs release time).
     """
 
     @property
@@ -87,11 +90,13 @@ class PassageFacts:
     cargo: CargoRead | None = None
     hazards: Sequence[HazardRead] = ()
     cargo_text: Sequence[TextEvidence] = ()
+    at: datetime | None = None  # when the vehicle passed (customs release is compared with it); None: now
 
     @classmethod
     def from_passage(cls, p: Passage, expect: LaneExpectations) -> PassageFacts:
         return cls(direction=p.direction, expect=expect, plate=p.plate, vehicle_id=p.vehicle_id,
-                   containers=p.containers, cargo=p.cargo, hazards=p.hazards, cargo_text=p.cargo_text)
+                   containers=p.containers, cargo=p.cargo, hazards=p.hazards, cargo_text=p.cargo_text,
+                   at=p.started_at)
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,7 @@ class PolicyRules:
     closed_cargo: Literal["declaration", "flag"] = "declaration"
     require_declaration: bool = True
     extra_chemical_chapters: tuple[int, ...] = field(default=())
+    require_release: bool = False
 
     @classmethod
     def from_config(cls, cfg: PolicyConfig | None = None) -> PolicyRules:
@@ -115,6 +121,7 @@ class PolicyRules:
             closed_cargo=cfg.closed_cargo,
             require_declaration=cfg.require_declaration,
             extra_chemical_chapters=tuple(cfg.extra_chemical_chapters),
+            require_release=cfg.require_release,
         )
 
     def permitted(self, direction: str) -> frozenset[str]:
@@ -136,6 +143,7 @@ def decide(facts: PassageFacts, declaration: DeclarationLike | None = None,
     reasons += _identity(facts, rules)
     reasons += _containers(facts, declaration)
     reasons += _declaration(facts, declaration, rules)
+    reasons += _customs(facts, declaration, rules)
     reasons += _cargo(facts, declaration, rules)
     reasons += _dangerous_goods(facts, declaration)
     return Verdict(status="flag" if reasons else "clear", reasons=reasons)
@@ -190,7 +198,66 @@ def _declaration(facts: PassageFacts, declaration: DeclarationLike | None, rules
     if declared_plate and plate is not None and plate.ok and plate.text != declared_plate:
         out.append(reason("plate_mismatch_declaration", (f"read {plate.text}, declared {declared_plate}",
                                                          f"đọc {plate.text}, khai {declared_plate}")))
+    out += _vehicle_vs_declaration(facts, declaration)
     return out
+
+
+def _vehicle_vs_declaration(facts: PassageFacts, declaration: DeclarationLike) -> list[Reason]:
+    """AI-IGV identity: an announced vehicle id must be the declared one. A vehicle id the declaration does
+    not name (or a declared id no vehicle announced) is vouched for only by a read plate equal to the
+    declared plate; a match by container code alone never vouches for the vehicle."""
+    declared_id = getattr(declaration, "vehicle_id", None)
+    seen_id = facts.vehicle_id
+    if not declared_id and not seen_id:
+        return []
+    if declared_id and seen_id:
+        if identity_key(declared_id) == identity_key(seen_id):
+            return []
+        return [reason("vehicle_mismatch_declaration", (f"vehicle id {seen_id}, declared {declared_id}",
+                                                        f"mã phương tiện {seen_id}, khai {declared_id}"))]
+    plate = facts.plate
+    if declaration.plate and plate is not None and plate.ok and plate.text == declaration.plate:
+        return []  # the declared plate was read: same vehicle
+    if seen_id:
+        what = f"declared plate {declaration.plate}" if declaration.plate else "no vehicle id declared"
+        vi = f"khai biển số {declaration.plate}" if declaration.plate else "tờ khai không có mã phương tiện"
+        return [reason("vehicle_mismatch_declaration", (f"vehicle id {seen_id}; {what}",
+                                                        f"mã phương tiện {seen_id}; {vi}"))]
+    return [reason("vehicle_mismatch_declaration", (f"declared vehicle id {declared_id}; no vehicle id announced",
+                                                    f"khai mã phương tiện {declared_id}; xe không báo mã"))]
+
+
+def _customs(facts: PassageFacts, declaration: DeclarationLike | None, rules: PolicyRules) -> list[Reason]:
+    """Customs status of the matched declaration: red channel (physical inspection) is never cleared by the
+    smart lane; otherwise the goods must have been released by the time the vehicle passed. A declaration
+    with no customs status at all (no channel, no release time) counts as released unless
+    `policy.require_release` (a feed that does not carry the status yet)."""
+    if declaration is None:
+        return []
+    channel = getattr(declaration, "channel", None)
+    released_at: datetime | None = getattr(declaration, "released_at", None)
+    if channel == "red":
+        return [reason("customs_not_released", ("red channel: physical inspection",
+                                                "luồng đỏ: kiểm tra thực tế"))]
+    if released_at is None:
+        if channel is None and not rules.require_release:
+            return []
+        label = f"{channel} channel, " if channel else ""
+        label_vi = f"luồng {_VI_CHANNEL[channel]}, " if channel else ""
+        return [reason("customs_not_released", (f"{label}not released", f"{label_vi}chưa thông quan"))]
+    at = facts.at or datetime.now(UTC)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    if released_at.tzinfo is None:
+        released_at = released_at.replace(tzinfo=UTC)
+    if released_at > at:
+        when = released_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return [reason("customs_not_released", (f"released {when}, after the vehicle passed",
+                                                f"thông quan lúc {when}, sau khi xe qua"))]
+    return []
+
+
+_VI_CHANNEL = {"green": "xanh", "yellow": "vàng", "red": "đỏ"}
 
 
 _VI_DIR = {"import": "nhập khẩu", "export": "xuất khẩu"}

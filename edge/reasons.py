@@ -57,6 +57,14 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "A reading was made with low confidence.",
         "Kết quả nhận dạng có độ tin cậy thấp.",
     ),
+    "customs_not_released": (
+        "Customs has not released this declaration (red channel, or no release yet); use the traditional lane.",
+        "Hải quan chưa thông quan tờ khai này (luồng đỏ hoặc chưa thông quan); chuyển sang làn truyền thống.",
+    ),
+    "vehicle_mismatch_declaration": (
+        "The vehicle ID differs from the vehicle on the declaration it was matched to.",
+        "Mã phương tiện khác với phương tiện trong tờ khai đã đối chiếu.",
+    ),
 }
 
 # The dangerous-goods sentence names the UN number when the panel (or a drum label) gave one.

@@ -27,6 +27,9 @@ class Decl:
     plate: str | None = None
     lines: list[Line] = field(default_factory=lambda: [Line("310210")])
     containers: list[str] = field(default_factory=list)
+    vehicle_id: str | None = None
+    channel: str | None = None
+    released_at: object = None
 
 
 LAO_CAI = PolicyRules.from_config()  # the defaults are Lào Cai's lists
@@ -83,6 +86,9 @@ TABLE = [
      ["cargo_not_permitted", "cargo_mismatch_declaration"]),
     ("panel 30/1202 undeclared", facts(hazards=[HazardRead(hazard_id="30", un_number="1202", confidence=0.9)]),
      GOOD, LAO_CAI, ["dangerous_goods_undeclared"]),
+    ("red channel", facts(), replace(GOOD, channel="red"), LAO_CAI, ["customs_not_released"]),
+    ("AI-IGV matched by container to another IGV's manifest", facts(plate=None, vehicle_id="IGV-08"),
+     replace(GOOD, vehicle_id="IGV-07"), LAO_CAI, ["vehicle_mismatch_declaration"]),
 ]
 
 
@@ -157,8 +163,12 @@ def test_lane_without_container_or_cargo_cameras_does_not_flag_for_them():
 
 
 def test_vehicle_id_stands_in_for_a_plate():
-    v = decide(facts(plate=None, vehicle_id="IGV-0042"), GOOD, LAO_CAI)
+    v = decide(facts(plate=None, vehicle_id="IGV-0042"), replace(GOOD, vehicle_id="igv0042"), LAO_CAI)
     assert v.status == "clear"
+    # ... but only for the vehicle the declaration names: a manifest matched by container alone does not vouch
+    # for an id it does not carry (issue #20).
+    v = decide(facts(plate=None, vehicle_id="IGV-0042"), GOOD, LAO_CAI)
+    assert codes(v) == ["vehicle_mismatch_declaration"]
 
 
 def test_declaration_can_be_waived_in_config():

@@ -113,6 +113,9 @@ const REASONS_ZH = {
   dangerous_goods_undeclared: "发现危险品标志，但报关单未申报。",
   direction_mismatch: "报关单的进出口方向与本车道不符。",
   low_confidence: "识别结果置信度低。",
+  plate_mismatch_declaration: "识别的车牌与所匹配报关单上的车牌不符。",
+  customs_not_released: "海关尚未放行该报关单（红色通道或尚未放行）；请走传统通道。",
+  vehicle_mismatch_declaration: "车辆编号与所匹配报关单上的车辆不符。",
 };
 
 // Short labels for the queue's chips.
@@ -123,7 +126,8 @@ const REASON_SHORT = {
     cargo_unverified: "Chưa xác định hàng", cargo_not_permitted: "Hàng không được phép",
     cargo_mismatch_declaration: "Hàng không khớp tờ khai", no_declaration: "Không có tờ khai",
     dangerous_goods_undeclared: "Hàng nguy hiểm chưa khai", direction_mismatch: "Sai chiều nhập/xuất",
-    low_confidence: "Độ tin cậy thấp",
+    low_confidence: "Độ tin cậy thấp", plate_mismatch_declaration: "Biển số khác tờ khai",
+    customs_not_released: "Chưa thông quan", vehicle_mismatch_declaration: "Mã phương tiện khác tờ khai",
   },
   en: {
     plate_unread: "Plate unread", container_unread: "Container unread",
@@ -131,13 +135,15 @@ const REASON_SHORT = {
     cargo_unverified: "Cargo unverified", cargo_not_permitted: "Goods not permitted",
     cargo_mismatch_declaration: "Cargo ≠ declaration", no_declaration: "No declaration",
     dangerous_goods_undeclared: "Undeclared dangerous goods", direction_mismatch: "Wrong direction",
-    low_confidence: "Low confidence",
+    low_confidence: "Low confidence", plate_mismatch_declaration: "Plate ≠ declaration",
+    customs_not_released: "Not released by customs", vehicle_mismatch_declaration: "Vehicle ID ≠ declaration",
   },
   zh: {
     plate_unread: "车牌未识别", container_unread: "箱号未识别", container_check_digit_failed: "箱号校验位错误",
     container_not_declared: "集装箱未申报", cargo_unverified: "货物未确认", cargo_not_permitted: "货物不允许",
     cargo_mismatch_declaration: "货物与申报不符", no_declaration: "无报关单", dangerous_goods_undeclared: "未申报危险品",
-    direction_mismatch: "方向不符", low_confidence: "置信度低",
+    direction_mismatch: "方向不符", low_confidence: "置信度低", plate_mismatch_declaration: "车牌与申报不符",
+    customs_not_released: "海关未放行", vehicle_mismatch_declaration: "车辆编号与申报不符",
   },
 };
 
