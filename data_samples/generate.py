@@ -93,6 +93,11 @@ class LanePlan:
     trucks: list[Plan]
     # seconds from one truck leaving the plate camera to the next one entering it (not back-to-back)
     gap_s: tuple[float, float] = (2.0, 3.5)
+    # A queue: every truck follows the one ahead at this many metres (bumper to tail), never closer, so the
+    # trigger zone never empties; None: trucks come one by one (`gap_s`) or `back_to_back`.
+    queue_gap_m: tuple[float, float] | None = None
+    startup: bool = False  # the first truck already stands at the stop line on frame 0 (a daemon (re)start)
+    plate_pitch_deg: float | None = None  # plate camera tilt (None: 16°); a queue camera looks further up the road
 
 
 def _demo() -> list[LanePlan]:
@@ -146,13 +151,31 @@ def _traffic() -> list[LanePlan]:
             LanePlan("traffic", "out1", "export", t0, out1, gap_s=BUSY_HOUR_GAP_S)]
 
 
+def _queue() -> list[LanePlan]:
+    """A queue that never empties (issue 18): trucks 1.5-3 m apart, the first already standing at the stop
+    line when the footage starts, a plate camera tilted up to see 16 m of road so the next truck is in view
+    before the one ahead has gone. Container, cargo and hazard reads ride along; plates are the point."""
+    trucks = [
+        Plan("VN", False, "tarp", "tarp", "closed", stop_s=2.5),
+        Plan("CN", True, "open", "sacks", "fertilizer"),
+        Plan("VN", False, "container", "container_roof", "closed", [("22G1", "horizontal")]),
+        Plan("CN", False, "open", "coal", "coke_coal"),
+        Plan("VN", True, "open", "crates", "agricultural"),
+        Plan("CN", True, "tank", "tank", "chemicals", hazard=True),
+        Plan("VN", False, "flatbed", "deck", "empty"),
+        Plan("CN", False, "container", "container_roof", "closed", [("22G1", "horizontal")]),
+    ]
+    return [LanePlan("queue", "in1", "import", "2025-06-02T05:00:00Z", trucks, queue_gap_m=(1.5, 3.0),
+                     startup=True, plate_pitch_deg=12.0)]
+
+
 def _tiny() -> list[LanePlan]:
     return [LanePlan("tiny", "in1", "import", "2025-06-02T03:00:00Z",
                      [Plan("VN", False, "open", "crates", "agricultural")])]
 
 
 PRESETS: dict[str, Callable[[], list[LanePlan]]] = {"demo": _demo, "test": _test, "tiny": _tiny,
-                                                    "traffic": _traffic}
+                                                    "traffic": _traffic, "queue": _queue}
 
 
 # ---------------------------------------------------------------- trucks and their motion
@@ -249,12 +272,37 @@ def _span(motion: Motion, length_m: float, plate_cam: PlateCamera, t_from: float
             raise RuntimeError("truck never leaves the views")
 
 
+def _follow(leader: Motion, leader_len_m: float, v: float, gap_m: float) -> Motion:
+    """A truck at constant speed `v` that keeps at least `gap_m` behind the leader's tail, as early as it can
+    (when the leader stops at the line, the follower arrives after it pulled away)."""
+    ts = np.arange(leader.t0, leader.t0 + 120.0, 0.02)
+    s = np.array([leader.s(float(t)) for t in ts])
+    ts, s = ts[s < 20.0], s[s < 20.0]  # only while the leader is still near the gate
+    # follower s_f(t) = START_S + v (t - t0) <= s_leader(t) - L - gap  for every t  <=>  t0 >= t - (...)/v
+    t0 = float(np.max(ts - (s - leader_len_m - gap_m - START_S) / v))
+    return Motion(t0, v)
+
+
+def _standing_at_start(spec: TruckSpec, stood_s: float = 0.5) -> Motion:
+    """The first truck of a start-up: standing at the stop line since `stood_s` before frame 0."""
+    m = Motion(0.0, spec.speed_mps, spec.stop_s)
+    return Motion(-m._phases()[1] - stood_s, spec.speed_mps, spec.stop_s)
+
+
 def schedule(specs: list[TruckSpec], plans: list[Plan], rng: np.random.Generator, plate_cam: PlateCamera,
-             lead_in_s: float = 0.6, gap_s: tuple[float, float] = (2.0, 3.5)) -> list[Motion]:
+             lead_in_s: float = 0.6, gap_s: tuple[float, float] = (2.0, 3.5),
+             queue_gap_m: tuple[float, float] | None = None, startup: bool = False) -> list[Motion]:
     motions: list[Motion] = []
     prev_exit = 0.0
     for i, (spec, plan) in enumerate(zip(specs, plans, strict=True)):
-        if plan.back_to_back and motions:
+        if i == 0 and startup:
+            if spec.stop_s <= 0:
+                raise ValueError("the start-up truck must stand at the line (stop_s > 0)")
+            m = _standing_at_start(spec)
+        elif queue_gap_m is not None and motions:
+            spec.speed_mps = motions[-1].v  # a queue moves as one
+            m = _follow(motions[-1], specs[i - 1].length_m, spec.speed_mps, float(rng.uniform(*queue_gap_m)))
+        elif plan.back_to_back and motions:
             prev = motions[-1]
             if prev.stop_s > 0:
                 raise ValueError("a back-to-back follower needs a leader that does not stop")
@@ -289,9 +337,11 @@ def render_lane(lp: LanePlan, seed: int, set_index: int, lane_index: int, out_di
                 progress: tqdm | None = None) -> dict[str, Any]:
     rng = np.random.default_rng(np.random.SeedSequence([seed, set_index, lane_index]))
     label = f"LÀN {lp.lane.upper()}"
-    cams = {"plate": PlateCamera(rng, label), "container": SideCamera(rng, label), "cargo": TopCamera(rng, label)}
+    cams = {"plate": PlateCamera(rng, label, lp.plate_pitch_deg), "container": SideCamera(rng, label),
+            "cargo": TopCamera(rng, label)}
     specs = [make_spec(p, rng, f"{lp.set_name}-{lp.lane}-{i + 1:02d}") for i, p in enumerate(lp.trucks)]
-    motions = schedule(specs, lp.trucks, rng, cams["plate"], gap_s=lp.gap_s)
+    motions = schedule(specs, lp.trucks, rng, cams["plate"], gap_s=lp.gap_s, queue_gap_m=lp.queue_gap_m,
+                       startup=lp.startup)
     sprites = [{"plate": render_front(s, rng), "container": render_side(s, rng), "cargo": render_top(s, rng)}
                for s in specs]
     end_s = max(_span(m, s.length_m, cams["plate"], m.t0)[1] for m, s in zip(motions, specs, strict=True)) + 1.0
@@ -370,7 +420,8 @@ def render_lane(lp: LanePlan, seed: int, set_index: int, lane_index: int, out_di
             "hazard": {"hazard_id": spec.hazard[0], "un": spec.hazard[1]} if spec.hazard else None,
             "stopped": spec.stop_s > 0,
             "stop_s": spec.stop_s,
-            "back_to_back": plan.back_to_back,
+            "back_to_back": plan.back_to_back or (lp.queue_gap_m is not None and k > 0),
+            "at_startup": bool(frames[0] == 0),  # in view on frame 0: a (re)started daemon must not make it a passage
             "speed_mps": round(m.v, 2),
             "length_m": round(spec.length_m, 2),
             "camera_visible_s": {r: [round(f[0] / FPS, 2), round((f[-1] + 1) / FPS, 2)] if f else None

@@ -113,8 +113,9 @@ def motion_blur(img: np.ndarray, d: tuple[float, float]) -> np.ndarray:
 
 
 class PlateCamera:
-    def __init__(self, rng: np.random.Generator, lane_label: str) -> None:
-        self.cam = PinholeCam()
+    def __init__(self, rng: np.random.Generator, lane_label: str, pitch_deg: float | None = None) -> None:
+        """`pitch_deg`: tilt down (default 16°); less tilt sees further up the road (a queue camera)."""
+        self.cam = PinholeCam() if pitch_deg is None else PinholeCam(pitch_deg=pitch_deg)
         self.bg = self._background(rng, lane_label)
         self.shutter = float(rng.uniform(1 / 600, 1 / 250))
 

@@ -304,8 +304,9 @@ class PipelineConfig(_Strict):
         "new vehicle (a car pulled up where the one before stood); fewer are misreads of the old plate"
     )
     track_probe_every_n: int = Field(
-        0, ge=0, description="while every vehicle in view is read and followed (no plate reads), read the trigger "
-        "camera anyway on every Nth frame to find a vehicle that came into view beside them (0: never)"
+        5, ge=0, description="while every vehicle in view is settled and followed (no plate reads), read the "
+        "trigger camera on every Nth frame anyway to find a vehicle that came into view behind or beside them "
+        "(0: only once the followed ones have left)"
     )
     handover_s: float = Field(
         1.0, ge=0, le=30, description="reads of the other cameras go to a passage that closed less than this many "

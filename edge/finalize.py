@@ -90,8 +90,11 @@ def vote_draft(draft: PassageDraft) -> Voted:
     plate_vote = vote_plate(draft.plates)
     plate = plate_vote.read if plate_vote else None
     if plate is None and draft.plates:
-        # Keep a no-read and its reason: the inspector sees why.
-        plate = draft.plates[-1]
+        # Keep a no-read and its reason: the inspector sees why. Text that did not win the vote (a generic
+        # read with too little support) is not a plate.
+        last = draft.plates[-1]
+        plate = last if not last.text else PlateRead(raw=last.raw or last.text, reason="unconfirmed",
+                                                     confidence=last.confidence)
     return Voted(
         plate=plate,
         vehicle_id=draft.vehicle_id,

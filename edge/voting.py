@@ -73,12 +73,31 @@ class PlateVote:
     total: int  # reads with text in the passage
 
 
+GENERIC_MIN_SUPPORT = 3  # agreeing reads a plate needs when no VN/CN grammar vouches for it (issue 18: stickers)
+
+
+def _national(c: Cluster[PlateRead]) -> bool:
+    return any(m.country in ("VN", "CN") for m in c.members)
+
+
 def vote_plate(reads: Sequence[PlateRead]) -> PlateVote | None:
-    """The passage's plate: the winning cluster's best grammar-valid member, else its best member."""
+    """The passage's plate: the winning cluster's best grammar-valid member, else its best member.
+
+    A cluster with no VN/CN-grammar read (generic or foreign grammars only) needs `GENERIC_MIN_SUPPORT` reads,
+    and beats a VN/CN cluster only with at least twice its support: text that only the generic grammar accepts
+    is more often a sign or a sticker than a foreign plate at this gate."""
     texted = [r for r in reads if r.text]
     if not texted:
         return None
-    best = cluster_reads(texted, key=lambda r: r.text or "", confidence=lambda r: r.confidence)[0]
+    clusters = cluster_reads(texted, key=lambda r: r.text or "", confidence=lambda r: r.confidence)
+    national = [c for c in clusters if _national(c)]
+    foreign = [c for c in clusters if not _national(c) and c.support >= GENERIC_MIN_SUPPORT]
+    if national and (not foreign or foreign[0].support < 2 * national[0].support):
+        best = national[0]
+    elif foreign:
+        best = foreign[0]
+    else:
+        return None
     # Within the cluster, the exact string seen most often wins; confidence breaks ties.
     counts = best.key_counts
     winner = max(best.members, key=lambda r: (r.format is not None, counts[r.text or ""], r.confidence))
