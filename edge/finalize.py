@@ -25,7 +25,7 @@ from edge.domain import (
 )
 from edge.passage import BestEvidence, PassageDraft, hazard_key
 from edge.policy import DeclarationLike, LaneExpectations, PassageFacts, PolicyRules, decide
-from edge.readers.hazard import vote_hazards
+from edge.readers.hazard import BLANK_MIN_VOTES, vote_hazards
 from edge.voting import vote_containers, vote_plate
 
 
@@ -100,7 +100,7 @@ def vote_draft(draft: PassageDraft) -> Voted:
         vehicle_id=draft.vehicle_id,
         containers=vote_containers(draft.containers),
         cargo=vote_cargo(draft.cargo),
-        hazards=vote_hazards(draft.hazards),
+        hazards=vote_hazards(draft.hazards, min_blank_votes=BLANK_MIN_VOTES),
         cargo_text=vote_text(draft.cargo_text),
     )
 

@@ -104,26 +104,47 @@ def vote_plate(reads: Sequence[PlateRead]) -> PlateVote | None:
     return PlateVote(read=winner, support=best.support, total=len(texted))
 
 
+NEAR_CODE = 4  # codes differing in at most this many places may be misreads of one another
+OUTVOTED = 3  # a code with a third of a near confident code's reads (or fewer) is a misread of it
+
+
+def _differences(a: str, b: str) -> int:
+    return sum(x != y for x, y in zip(a, b, strict=False)) + abs(len(a) - len(b))
+
+
 def vote_containers(reads: Sequence[ContainerRead], min_support: int = 1) -> list[ContainerRead]:
     """Distinct container codes of a passage (a truck may carry two 20 ft boxes).
 
-    Each cluster yields one code: the check-digit-verified string seen most
-    often, else the most frequent string. Clusters whose codes only ever failed
-    the check digit are kept (the policy flags them) unless a verified cluster
-    is a near neighbour (then they are misreads of it).
+    Verified codes are taken most-read first. A misread verifies by chance one time in ten or so, more often once
+    the check digit may correct it (issue 18: NGAU4160421 and IGAU4160621 beside WSAU4160620), so a verified code
+    is dropped when an accepted code differs from it in at most `NEAR_CODE` places and it has at most a third of
+    that code's reads, or it was only ever read corrected and has fewer reads. Two real boxes on one truck are each
+    read on many frames, so near codes of the same owner (MSKU1234565, MSKU1234570) are both kept.
+
+    Reads whose codes only ever failed the check digit are clustered (Jaro-Winkler ≥ 0.9) and kept (the policy
+    flags them) unless a verified code is a near neighbour (then they are misreads of it).
     """
     if not reads:
         return []
-    clusters = cluster_reads(reads, key=lambda r: r.code, confidence=lambda r: r.confidence, threshold=0.9)
+    verified = [r for r in reads if r.check_digit_ok]
+    counts = Counter(r.code for r in verified)
     out: list[ContainerRead] = []
-    for c in clusters:
+    for code_, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        if n < min_support:
+            continue
+        mine = [r for r in verified if r.code == code_]
+        corrected_only = all(r.corrected for r in mine)
+        if any(_differences(code_, o.code) <= NEAR_CODE
+               and (n * OUTVOTED <= counts[o.code] or corrected_only and n < counts[o.code]) for o in out):
+            continue
+        out.append(max(mine, key=lambda r: (not r.corrected, r.confidence)))
+    unverified = [r for r in reads if not r.check_digit_ok]
+    for c in cluster_reads(unverified, key=lambda r: r.code, confidence=lambda r: r.confidence, threshold=0.9):
         if c.support < min_support:
             continue
-        counts = c.key_counts
-        winner = max(c.members, key=lambda r: (r.check_digit_ok, counts[r.code], not r.corrected, r.confidence))
-        if not winner.check_digit_ok and any(
-            o.check_digit_ok and JaroWinkler.similarity(o.code, winner.code) >= 0.8 for o in out
-        ):
+        kc = c.key_counts
+        winner = max(c.members, key=lambda r: (kc[r.code], r.confidence))
+        if any(o.check_digit_ok and JaroWinkler.similarity(o.code, winner.code) >= 0.8 for o in out):
             continue
         if any(o.code == winner.code for o in out):
             continue

@@ -9,9 +9,13 @@ It runs on many frames, so it looks for orange first and reads only when it find
 3. Reading: the panel is rectified, the divider found as the least orange row band near the middle,
    and each half is recognised once; the recogniser's probabilities are re-decoded with only digits
    (and X, first, for the hazard id) allowed, so "O"/"I" cannot appear.
-4. Validation: hazard id `X?[2-9]\\d{1,2}`, UN number `\\d{4}`; a divided panel with neither valid is
-   dropped (another frame of the passage will read it). A plain orange panel with no divider and no
-   dark marks is a blank panel (packaged dangerous goods): HazardRead with both numbers None.
+4. Validation: hazard id `X?[2-9]\\d{1,2}`, UN number `\\d{4}`; a divided panel needs both (the orange
+   rectangle alone is not a panel: a cab door, a cone, a painted kerb) and is dropped otherwise (another frame
+   of the passage will read it). A plain orange panel with no divider and no dark marks, inside its own black
+   border, is a blank panel (packaged dangerous goods): HazardRead with both numbers None; a passage needs it on
+   several frames (`BLANK_MIN_VOTES`, applied where passages are voted).
+5. A panel that touches the image edge is not read at all: it may continue beyond the frame (issue 18: a blank
+   orange area at the frame edge became a panel).
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ PRECHECK_SIDE = 640  # any orange at all? (INTER_AREA to 640 is cheap; to 960 it
 WORK_SIDE = 1280  # shape search: a 48 px panel in a 1024 px photo must keep its pieces
 MIN_PANEL_H = 10  # pixels on the work image; smaller panels cannot be read anyway
 MIN_BLANK_H = 20  # a blank panel has only its colour and frame to go on: ask for a bigger one
+EDGE_PX = 2  # a panel this close to the image border may be cut off: not a whole panel
+BLANK_MIN_VOTES = 3  # frames on which a passage must show a blank panel before it counts
 HAZARD_RE = re.compile(r"^X?[2-9]\d{1,2}$")
 UN_RE = re.compile(r"^\d{4}$")
 
@@ -159,6 +165,9 @@ def find_panels(image: np.ndarray) -> list[PanelCandidate]:
         fill = area / max(quad_area, 1.0)
         if not 0.45 <= fill <= 1.05:
             continue
+        sh, sw = small.shape[:2]
+        if gx0 <= EDGE_PX or gy0 <= EDGE_PX or gx0 + gw >= sw - EDGE_PX or gy0 + gh >= sh - EDGE_PX:
+            continue  # cut by the image edge: what lies beyond may be anything
         out.append(PanelCandidate(quad=(quad / s).astype(np.float32), fill=float(fill)))
     return out
 
@@ -271,8 +280,8 @@ class HazardPanelReader:
         hazard_id = hz if HAZARD_RE.match(hz) else None
         un_number = un if UN_RE.match(un) else None
         log.debug("hazard panel at %s: top %r (%s) bottom %r (%s)", box, recs[0].text, hz, recs[1].text, un)
-        if hazard_id is None and un_number is None:
-            return None
+        if hazard_id is None or un_number is None:
+            return None  # both numbers or nothing: orange with one stray number is not a read panel
         confs = [c for c, ok in ((hz_conf, hazard_id), (un_conf, un_number)) if ok]
         return HazardRead(
             hazard_id=hazard_id,
@@ -305,13 +314,13 @@ class HazardPanelReader:
         return text, (float(np.mean(confs)) if confs else 0.0)
 
 
-def vote_hazards(reads: list[HazardRead], min_votes: int = 1) -> list[HazardRead]:
+def vote_hazards(reads: list[HazardRead], min_votes: int = 1, min_blank_votes: int = 1) -> list[HazardRead]:
     """One HazardRead per distinct panel of a passage, from the per-frame reads.
 
     Reads are grouped by UN number; a read with only a hazard id joins the group with that id. The
     group's hazard id is its most frequent one, its confidence the best. Blank-panel reads (no
-    numbers) count only when no numbered panel was read. Groups with fewer than `min_votes` reads
-    are dropped (a panel is visible on many frames; a one-frame read can be noise).
+    numbers) count only when no numbered panel was read, and only from `min_blank_votes` reads on. Groups with
+    fewer than `min_votes` reads are dropped (a panel is visible on many frames; a one-frame read can be noise).
     """
     groups: dict[str, list[HazardRead]] = {}
     for r in reads:
@@ -322,7 +331,7 @@ def vote_hazards(reads: list[HazardRead], min_votes: int = 1) -> list[HazardRead
             home = next((k for k, g in groups.items() if any(x.hazard_id == r.hazard_id for x in g)), None)
             groups.setdefault(home or f"id:{r.hazard_id}", []).append(r)
     blanks = [r for r in reads if r.un_number is None and r.hazard_id is None]
-    if not groups and blanks:
+    if not groups and len(blanks) >= min_blank_votes:
         groups["blank"] = blanks
     out: list[HazardRead] = []
     for key, g in groups.items():

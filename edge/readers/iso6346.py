@@ -194,11 +194,24 @@ def single_substitutions(code: str, positions: list[int]) -> list[str]:
     return fixes
 
 
+def _chosen_where_sure(raw: str, opts: list[str], code: str, confs: list[float] | None) -> bool:
+    """The check digit picked a rarer look-alike (not the usual reading of a misplaced character) at a
+    character the recogniser was sure of. Any misread verifies by chance one time in ten or so (issue 18:
+    NGAU4160421 for WSAU4160620), so the check digit may only choose where the character really was uncertain.
+    Without confidences this cannot be told and the choice stands."""
+    if confs is None or len(confs) != len(raw):
+        return False
+    return any(o != c and code[i] != o[0] and confs[i] >= LOW_CONF
+               for i, (c, o) in enumerate(zip(raw, opts, strict=True)))
+
+
 def correct(raw: str, confs: list[float] | None = None, max_coercions: int = 2) -> CodeCandidate | None:
     """Turn an 11-character window into a verified code if one guided correction makes it verify.
 
     1. Class coercion: characters in the wrong class for their position are mapped through the look-alike
        tables; where a look-alike has several readings (0 -> O/Q/D) the check digit must pick exactly one.
+       Where the check digit has to pick a rarer reading (0 -> Q, not O), that character must have been
+       uncertain (confidence below LOW_CONF) when confidences are known.
     2. Otherwise, with per-character confidences, one same-class look-alike substitution (3<->8, O<->D ...)
        at the single least-confident position, if that confidence is below LOW_CONF and all the others are
        at least SURE_CONF; the substitution must be unique.
@@ -221,7 +234,7 @@ def correct(raw: str, confs: list[float] | None = None, max_coercions: int = 2) 
         return CodeCandidate(default, True, corrected=True, raw=raw, changes=ch, confidence=conf)
     readings = _expand(opts)
     verified = [r for r in readings if validate(r)]
-    if len(verified) == 1:
+    if len(verified) == 1 and not _chosen_where_sure(raw, opts, verified[0], confs):
         code = verified[0]
         ch = _changes(raw, code)
         return CodeCandidate(code, True, corrected=bool(ch), raw=raw, changes=ch, confidence=conf)

@@ -1,0 +1,223 @@
+"""Plausibility before acceptance (issue 18): no false plates, codes or hazard panels.
+
+Plates and stickers go through the real plate reader (rendered with the sample generator's plate renderer and
+DejaVu), then through the pipeline's plausibility check; container codes through the ISO 6346 parser and the
+passage vote; orange areas through the real ADR panel reader."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from data_samples.codes import random_vn_plate
+from data_samples.render_plate import render_adr, render_plate
+from edge.domain import Box, ContainerRead, HazardRead, PlateRead
+from edge.plausibility import plate_plausible
+from edge.readers import iso6346
+from edge.voting import vote_containers, vote_plate
+
+FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
+
+
+@pytest.fixture(scope="module")
+def engine():
+    from edge.ocr.engine import OcrEngine
+
+    return OcrEngine(threads=2)
+
+
+@pytest.fixture(scope="module")
+def plate_reader(engine):
+    from edge.readers.plate import PlateReader
+
+    return PlateReader(engine)
+
+
+def scene(w: int = 800, h: int = 450) -> np.ndarray:
+    rng = np.random.default_rng(3)
+    img = np.full((h, w, 3), 110, np.uint8)
+    img += rng.integers(0, 10, img.shape, dtype=np.uint8)
+    return img
+
+
+def paste(img: np.ndarray, part: np.ndarray, x: int, y: int) -> np.ndarray:
+    """Paste `part` (BGR or BGRA) with its top-left at (x, y); whatever falls outside the image is cut off."""
+    out = img.copy()
+    ph, pw = part.shape[:2]
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(out.shape[1], x + pw), min(out.shape[0], y + ph)
+    sub = part[y0 - y:y1 - y, x0 - x:x1 - x]
+    if sub.shape[2] == 4:
+        a = sub[..., 3:4].astype(np.float32) / 255.0
+        out[y0:y1, x0:x1] = (sub[..., :3] * a + out[y0:y1, x0:x1] * (1 - a)).astype(np.uint8)
+    else:
+        out[y0:y1, x0:x1] = sub
+    return out
+
+
+def read_plausible(reader, img: np.ndarray) -> list[PlateRead]:
+    return [plate_plausible(r, img) for r in reader.read_all(img)]
+
+
+# -- plates -----------------------------------------------------------------------------------------------------
+
+
+def test_a_plate_cut_by_the_frame_edge_is_not_a_whole_plate(plate_reader) -> None:
+    rng = np.random.default_rng(11)
+    plate = random_vn_plate(rng, two_line=False)
+    sprite = render_plate(plate, rng, px_per_m=500.0, dirt=0.05)
+    whole = read_plausible(plate_reader, paste(scene(), sprite, 300, 200))
+    assert [r.text for r in whole] == [plate.text]
+    # the same plate slid off the right edge, a tenth of it cut: the reader finds a valid but shorter VN plate
+    cut_img = paste(scene(), sprite, 800 - int(sprite.shape[1] * 0.9), 200)
+    raw = plate_reader.read_all(cut_img)
+    assert raw[0].text is not None and raw[0].text != plate.text and plate.text.startswith(raw[0].text)
+    got = [plate_plausible(r, cut_img) for r in raw]
+    assert [(r.text, r.reason) for r in got] == [(None, "cut_by_image_edge")]
+
+
+def sticker(text: str, size: int = 40) -> np.ndarray:
+    img = Image.fromarray(cv2.cvtColor(scene(), cv2.COLOR_BGR2RGB))
+    d = ImageDraw.Draw(img)
+    f = ImageFont.truetype(str(FONT), size)
+    bb = d.textbbox((250, 200), text, font=f)
+    d.rectangle([bb[0] - 12, bb[1] - 12, bb[2] + 12, bb[3] + 12], fill=(245, 245, 240))
+    d.text((250, 200), text, font=f, fill=(20, 20, 20))
+    return cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR)
+
+
+@pytest.mark.skipif(not FONT.exists(), reason="DejaVu fonts not installed")
+@pytest.mark.parametrize("text", ["9'6\" HIGH", "29M9HIGH", "2.9m 9'6\" HIGH", "MAX GROSS 30480"])
+def test_container_sticker_text_is_not_a_plate(plate_reader, text: str) -> None:
+    img = sticker(text)
+    raw = plate_reader.read_all(img)
+    got = [plate_plausible(r, img) for r in raw]
+    assert all(r.text is None for r in got), (text, [(r.text, r.raw) for r in raw])
+    # and even a generic read that looked like a plate would need three agreeing frames to become the plate
+    one = PlateRead(text="29M9H1GH", country="OTHER", format="other", confidence=0.98)
+    assert vote_plate([one, one]) is None
+    assert vote_plate([one, one, one]) is not None
+
+
+def test_generic_text_rules_and_national_plates_first() -> None:
+    img = scene()
+    box = Box(x=200, y=200, w=200, h=50)
+    gen = PlateRead(text="96HIGH", country="OTHER", format="other", confidence=0.99, box=box, raw="9'6\" HIGH")
+    assert plate_plausible(gen, img).reason == "not_plate_text"
+    word = gen.model_copy(update={"text": "29M9HIGH", "raw": "29M9HIGH"})
+    assert plate_plausible(word, img).reason == "not_plate_text"  # a four-letter word
+    lower = gen.model_copy(update={"text": "AB123CD", "raw": "ab123cd"})
+    assert plate_plausible(lower, img).reason == "not_plate_text"
+    eu = gen.model_copy(update={"text": "AB123CD", "raw": "AB 123 CD"})
+    assert plate_plausible(eu, img) is eu  # a foreign plate can still be read ...
+    vn = PlateRead(text="29C12345", country="VN", format="vn_truck", confidence=0.9, box=box)
+    assert vote_plate([eu, eu, eu, vn, vn]).read.text == "29C12345"  # ... but VN/CN reads win unless far outvoted
+    assert vote_plate([eu] * 6 + [vn]).read.text == "AB123CD"
+    thin = vn.model_copy(update={"box": Box(x=10, y=10, w=400, h=20)})
+    assert plate_plausible(thin, img).reason == "not_plate_shaped"
+
+
+def test_an_adr_panel_is_not_a_plate(plate_reader) -> None:
+    rng = np.random.default_rng(5)
+    panel = render_adr("33", "1203", rng, px_per_m=450.0)
+    img = paste(scene(), panel, 420, 150)
+    got = read_plausible(plate_reader, img)
+    assert all(r.text is None for r in got), got
+    orange = np.zeros((60, 120, 3), np.uint8)
+    orange[:] = (0, 110, 235)
+    box_img = paste(scene(), orange, 100, 100)
+    fake = PlateRead(text="12D31203", country="VN", format="vn_two_line", confidence=0.9,
+                     box=Box(x=100, y=100, w=120, h=60))
+    assert plate_plausible(fake, box_img).reason == "hazard_panel"
+
+
+# -- container codes --------------------------------------------------------------------------------------------
+
+
+def test_the_check_digit_may_choose_only_where_the_recogniser_was_unsure() -> None:
+    # '0' in the owner code could be O, Q or D: when only the rarer D verifies, the 0 must have been uncertain
+    good = "DOLU1234567"
+    good = good[:10] + str(iso6346.check_digit(good[:10]))
+    raw = "0OLU" + good[4:]
+    sure = iso6346.parse_code(raw, [0.97] * 11)
+    assert not sure.check_digit_ok  # a confident '0' made into a D only because D verifies: no read
+    unsure = iso6346.parse_code(raw, [0.4] + [0.97] * 10)
+    assert unsure.check_digit_ok and unsure.code == good and unsure.corrected
+
+
+def code(c: str, corrected: bool = False, ok: bool = True) -> ContainerRead:
+    return ContainerRead(code=c, check_digit_ok=ok, corrected=corrected, confidence=0.9)
+
+
+def test_codes_the_check_digit_manufactured_are_dropped_at_the_vote() -> None:
+    # the truck's code read on six frames, two misreads that happen to verify (issue 18's real case)
+    reads = [code("WSAU4160620")] * 6 + [code("NGAU4160421", corrected=True), code("IGAU4160621")]
+    assert [c.code for c in vote_containers(reads)] == ["WSAU4160620"]
+    # a corrected misread seen on as many frames as it takes to be "a third": still outvoted when only corrected
+    reads = [code("WSAU4160620")] * 3 + [code("WSAU4160628", corrected=True)] * 2
+    assert [c.code for c in vote_containers(reads)] == ["WSAU4160620"]
+
+
+def test_two_real_boxes_with_near_codes_are_both_kept() -> None:
+    a, b = "MSKU1234565", "MSKU1234570"
+    assert iso6346.validate(a) and iso6346.validate(b)
+    reads = [code(a)] * 5 + [code(b)] * 4
+    assert sorted(c.code for c in vote_containers(reads)) == [a, b]
+    # a single uncorrected read with no confident neighbour is kept (MWCU0044299 is read on one frame only)
+    assert [c.code for c in vote_containers([code("MWCU0044299")])] == ["MWCU0044299"]
+
+
+# -- ADR panels -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hazard_reader(engine):
+    from edge.readers.hazard import HazardPanelReader
+
+    return HazardPanelReader(engine)
+
+
+def orange_area(w: int, h: int, border: bool) -> np.ndarray:
+    a = np.zeros((h, w, 3), np.uint8)
+    a[:] = (0, 110, 235)
+    if border:
+        cv2.rectangle(a, (0, 0), (w - 1, h - 1), (10, 10, 10), max(3, h // 20))
+    return a
+
+
+def test_a_blank_orange_area_at_the_frame_edge_is_not_a_panel(hazard_reader) -> None:
+    img = scene(1280, 720)
+    # a bordered blank panel well inside the frame is a mark (packaged dangerous goods) ...
+    inside = paste(img, orange_area(160, 120, border=True), 500, 300)
+    assert len(hazard_reader.read(inside)) == 1
+    # ... but the same orange at the frame edge may be anything (a tarpaulin, a door) cut by the frame
+    for x, y in ((1280 - 150, 300), (-10, 300), (500, 720 - 110)):
+        at_edge = paste(img, orange_area(160, 120, border=True), x, y)
+        assert hazard_reader.read(at_edge) == [], (x, y)
+    # and an orange area without the panel's black border is nothing, wherever it is
+    assert hazard_reader.read(paste(img, orange_area(160, 120, border=False), 500, 300)) == []
+
+
+def test_a_panel_needs_both_numbers(hazard_reader) -> None:
+    rng = np.random.default_rng(9)
+    img = scene(1280, 720)
+    full = paste(img, render_adr("33", "1203", rng, px_per_m=500.0), 500, 250)
+    assert [(r.hazard_id, r.un_number) for r in hazard_reader.read(full)] == [("33", "1203")]
+    top_only = paste(img, render_adr("33", "", rng, px_per_m=500.0), 500, 250)
+    assert hazard_reader.read(top_only) == []
+
+
+def test_a_passage_needs_a_blank_panel_on_several_frames() -> None:
+    from edge.finalize import vote_draft
+    from edge.passage import PassageDraft
+
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    d = PassageDraft(lane="in1", started_at=t, ended_at=t)
+    d.hazards = [HazardRead(confidence=0.8)] * 2
+    assert vote_draft(d).hazards == []  # two frames of a blank orange area: not enough
+    d.hazards = [HazardRead(confidence=0.8)] * 3
+    assert len(vote_draft(d).hazards) == 1
