@@ -21,9 +21,10 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 venv: $(STAMP)
 
-# Debian packages the tests drive for real: a Mosquitto broker, and the CJK font the sample generator draws
-# Chinese plates with (its determinism test regenerates a clip).
-APT_TEST := mosquitto fonts-wqy-microhei fonts-dejavu-core chromium
+# Debian packages the tests drive for real: a Mosquitto broker, PostgreSQL for the gate hub (the tests run their
+# own cluster on a free port as the `postgres` user), and the CJK font the sample generator draws Chinese plates
+# with (its determinism test regenerates a clip).
+APT_TEST := mosquitto postgresql fonts-wqy-microhei fonts-dejavu-core chromium
 $(APT_STAMP):
 	@missing=$$(for p in $(APT_TEST); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then echo "installing Debian packages: $$missing"; \

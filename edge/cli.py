@@ -65,6 +65,12 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_calibrate_parser(sub)  # calibrate intrinsics --images DIR … | calibrate preview --config FILE …
 
+    hub = sub.add_parser("hub", help="the gate hub: every box's passages in PostgreSQL, declarations, review queue")
+    hub.add_argument("--config", required=True, help="the hub's YAML config (docs/hub.md)")
+    from edge.hub.report import add_arguments as add_report_arguments  # argparse only
+
+    add_report_arguments(sub.add_parser("report", help="gate figures over a date range from the hub's database"))
+
     from edge.review.users import add_parser as add_user_parser  # argparse only
 
     add_user_parser(sub)  # user add NAME --role ROLE | user list | user token NAME …
@@ -128,6 +134,14 @@ def main(argv: list[str] | None = None) -> int:
         from calibration.cli import main_calibrate
 
         return main_calibrate(args)
+    if args.command == "hub":
+        from edge.hub.main import main_hub
+
+        return main_hub(args)
+    if args.command == "report":
+        from edge.hub.report import main_report
+
+        return main_report(args)
     if args.command == "user":
         from edge.review.users import main_user
 

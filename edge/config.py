@@ -33,6 +33,10 @@ class _Strict(BaseModel):
 class GateConfig(_Strict):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
     name: str = ""
+    box: Annotated[str | None, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")] = Field(
+        None, description="this lane box's id when a gate has several (the hub filters by it); default: the MQTT "
+        "client id"
+    )
 
 
 class LaneConfig(_Strict):
@@ -377,6 +381,28 @@ class DeclarationsConfig(_Strict):
     )
 
 
+class HubLinkConfig(_Strict):
+    """The gate hub (docs/hub.md): the box asks it for the declaration of each passage it decides."""
+
+    url: str = Field(description="the hub's API base URL, e.g. http://10.20.0.2:8090")
+    token_env: str | None = Field(None, description="environment variable holding the hub's API token")
+    timeout_s: float = Field(1.5, gt=0, le=30, description="how long one match request may take")
+    retry_after_s: float = Field(
+        30.0, gt=0, le=3600, description="after a failed request, decide without asking for this long (the hub "
+        "re-decides those passages when their events arrive)"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if not (v.startswith("http://") or v.startswith("https://")):
+            raise ValueError("must start with http:// or https://")
+        return v
+
+    def token(self) -> str | None:
+        return os.environ.get(self.token_env) if self.token_env else None
+
+
 class Config(_Strict):
     gate: GateConfig
     lanes: list[LaneConfig] = Field(min_length=1)
@@ -388,6 +414,7 @@ class Config(_Strict):
     pipeline: PipelineConfig = PipelineConfig()
     declarations: DeclarationsConfig = DeclarationsConfig()
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    hub: HubLinkConfig | None = None
 
     @model_validator(mode="after")
     def _cross_refs(self) -> Config:

@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,7 @@ from cameras.base import FrameSource
 from edge import __version__
 from edge.config import Config, ConfigError, load_config
 from edge.declarations import Declaration
-from edge.domain import Direction, Passage
+from edge.domain import Direction, LaneChecks, Passage
 from edge.finalize import Voted, build_passage, vote_draft
 from edge.lane_frames import merged_frames
 from edge.matching import MatchResult, match_declaration
@@ -71,6 +72,12 @@ class Daemon:
         self.sources: dict[str, FrameSource] = {c.name: open_source(c) for c in cfg.cameras}
         self.readers = build_readers(cfg)
         self.rules = PolicyRules.from_config(cfg.policy)
+        self.box = cfg.gate.box or (cfg.mqtt.client_id if cfg.mqtt is not None else None)
+        self.hub = None
+        if cfg.hub is not None:  # declarations live in the hub: ask it at decision time (docs/hub.md)
+            from edge.hub.client import HubClient
+
+            self.hub = HubClient(cfg.hub.url, cfg.hub.token(), cfg.hub.timeout_s, cfg.hub.retry_after_s, self.box)
         self.lanes: dict[str, LaneProcessor] = {}
         # Bounded: when storage is down the head passage waits and the lanes block here instead of memory growing.
         self.sink_q: queue.Queue[Finished | None] = queue.Queue(maxsize=cfg.storage.sink_backlog)
@@ -88,7 +95,7 @@ class Daemon:
                 cfg.mqtt,
                 cfg.gate.id,
                 metrics=self.metrics,
-                on_declaration=self._on_mqtt_declaration,
+                on_declaration=self._on_mqtt_declaration if self.hub is None else None,
                 on_trigger=self.on_trigger,
                 lanes=[lane.id for lane in cfg.lanes],
                 outbox=self.outbox,
@@ -212,11 +219,14 @@ class Daemon:
 
     def _decide(self, item: Finished, with_declarations: bool) -> tuple[Delivery, list[Step]]:
         d, voted = item.draft, item.voted
-        match = self._match(voted, item.direction, d.started_at) if with_declarations else None
+        pid = uuid.uuid4().hex  # before matching: the hub claims the manifest for this passage id
+        match = self._match(voted, item.direction, d.started_at, pid, d.lane) if with_declarations else None
         p, images = build_passage(
             d, voted, self.cfg.gate.id, item.direction, item.expect, self.rules,
             match.declaration if match else None, match.declaration.id if match else None, datetime.now(UTC),
         )
+        p = p.model_copy(update={"id": pid, "box": self.box, "checks": LaneChecks(
+            containers=item.expect.containers, cargo=item.expect.cargo)})
 
         def save_evidence(p: Passage) -> None:
             for img in images:
@@ -226,7 +236,7 @@ class Daemon:
                     log.error("passage %s: evidence %s not saved: %s", p.id, img.kind, e)
 
         def mark_declaration(p: Passage) -> None:
-            if match is not None and not self.store.mark_declaration_matched(
+            if match is not None and self.hub is None and not self.store.mark_declaration_matched(
                 match.declaration.id, p.id, only_if_unmatched=True
             ):
                 log.warning("declaration %s was matched by another passage meanwhile", match.declaration.id)
@@ -265,7 +275,11 @@ class Daemon:
             path.unlink()
             log.warning("passage %s from a previous run's rescue file stored and queued", p.id)
 
-    def _match(self, voted: Voted, direction: Direction, started_at: datetime) -> MatchResult | None:
+    def _match(self, voted: Voted, direction: Direction, started_at: datetime, pid: str = "",
+               lane: str = "") -> MatchResult | None:
+        if self.hub is not None:  # the hub matches and claims across every box; unreachable: no declaration
+            return self.hub.match(pid, self.cfg.gate.id, lane, direction, started_at, voted.plate, voted.vehicle_id,
+                                  list(voted.containers))
         window = timedelta(hours=self.cfg.declarations.match_window_h)
         codes = [c.code for c in voted.containers]
         candidates = self.store.declaration_candidates(

@@ -107,6 +107,13 @@ class Evidence(BaseModel):
     frame_time: datetime
 
 
+class LaneChecks(BaseModel):
+    """What the lane's cameras could check (a container camera, a cargo camera): the hub needs it to re-decide."""
+
+    containers: bool
+    cargo: bool
+
+
 class Passage(BaseModel):
     """One vehicle's trip through a lane, with voted reads and the verdict."""
 
@@ -127,3 +134,5 @@ class Passage(BaseModel):
     verdict: Verdict
     evidence: list[Evidence] = Field(default_factory=list)
     created_at: datetime
+    box: str | None = None  # the lane box that decided it (gate.box, else the MQTT client id); several per gate
+    checks: LaneChecks | None = None  # the lane's camera checks, for re-decisions at the hub

@@ -108,7 +108,47 @@ def passage_payload(p: Passage, evidence_base_url: str | None) -> dict[str, Any]
             }
             for e in p.evidence
         ],
+        "box": p.box,
+        "checks": p.checks.model_dump() if p.checks is not None else None,
+        "revision": 1,
+        "revision_reason": None,
     }
+
+
+def passage_from_payload(d: dict[str, Any]) -> Passage:
+    """The Passage a payload describes (the hub re-decides and matches on it). Raises ValueError (pydantic's
+    ValidationError) for a payload that is not a passage event. Box-local details the payload does not carry
+    (read boxes, raw container text) are absent."""
+    from edge.domain import (
+        CargoRead,
+        ContainerRead,
+        Evidence,
+        HazardRead,
+        LaneChecks,
+        PlateRead,
+        TextEvidence,
+        Verdict,
+    )
+
+    plate = d.get("plate")
+    cargo = d.get("cargo")
+    checks = d.get("checks")
+    return Passage(
+        id=d["event_id"], gate=d["gate"], lane=d["lane"], direction=d["direction"],
+        started_at=d["started_at"], ended_at=d["ended_at"], created_at=d["created_at"], frames=d.get("frames", 0),
+        plate=PlateRead(**plate) if plate is not None else None,
+        vehicle_id=d.get("vehicle_id"),
+        containers=[ContainerRead(**c) for c in d.get("containers", [])],
+        cargo=CargoRead(cls=cargo["class"], confidence=cargo["confidence"]) if cargo is not None else None,
+        hazards=[HazardRead(**h) for h in d.get("hazards", [])],
+        cargo_text=[TextEvidence(**t) for t in d.get("cargo_text", [])],
+        declaration_id=d.get("declaration_id"),
+        verdict=Verdict.model_validate(d["verdict"]),
+        evidence=[Evidence(kind=e["kind"], camera=e["camera"], path=e["path"], frame_time=e["frame_time"])
+                  for e in d.get("evidence", [])],
+        box=d.get("box"),
+        checks=LaneChecks(**checks) if checks is not None else None,
+    )
 
 
 def camera_status_payload(camera: str, state: str, detail: dict[str, Any] | None = None,

@@ -249,3 +249,42 @@ def make_passage(**overrides: Any) -> Any:
     }
     fields.update(overrides)
     return Passage(**fields)
+
+
+# -- PostgreSQL for the hub tests (tests/pg_server.py) ------------------------------------------------------
+
+
+def _pg_or_skip() -> Any:
+    from pg_server import PostgresServer, pg_bin
+
+    if pg_bin() is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql); the hub tests need a real server")
+    return PostgresServer
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """One PostgreSQL cluster for the session (initdb takes seconds); each test gets its own database."""
+    server = _pg_or_skip()()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def pg_dsn(postgres: Any) -> str:
+    """A fresh, empty database on the session's cluster."""
+    return postgres.create_database(f"t{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def postgres_own() -> Iterator[Any]:
+    """A cluster of this test's own, for tests that stop or kill the server."""
+    server = _pg_or_skip()()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.destroy()
