@@ -84,7 +84,10 @@ class EvidenceStore:
         passage_id: str,
         frame_time: datetime,
         quality: int = 85,
+        key: str | None = None,
     ) -> Evidence:
+        """`key`: the object the image shows (a container code, a panel's UN number): one file per object, named
+        `<kind>-<camera>-<key>.jpg`. A file is never overwritten: a second image under one name gets `-2`, `-3`..."""
         if kind not in KINDS:
             raise ValueError(f"evidence kind must be one of {KINDS}, got {kind!r}")
         for label, value in (("camera", camera), ("passage_id", passage_id)):
@@ -103,22 +106,32 @@ class EvidenceStore:
         if not ok:
             raise ValueError("image could not be encoded as JPEG")
         try:
-            return self._write(buf, kind, camera, passage_id, frame_time)
+            return self._write(buf, kind, camera, passage_id, frame_time, key)
         except OSError as e:
             self.on_dropped("disk_full" if e.errno in (errno.ENOSPC, errno.EDQUOT) else "error")
             raise
 
-    def _write(self, buf: np.ndarray, kind: str, camera: str, passage_id: str, frame_time: datetime) -> Evidence:
+    def _write(self, buf: np.ndarray, kind: str, camera: str, passage_id: str, frame_time: datetime,
+               key: str | None = None) -> Evidence:
         stored_day = datetime.now(UTC).strftime("%Y-%m-%d")  # the box's clock, not the camera's
-        rel = PurePosixPath(stored_day, passage_id, f"{kind}-{camera}.jpg")
-        dest = self.root / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".jpg", dir=dest.parent)
+        stem = f"{kind}-{camera}" + (f"-{k}" if key and (k := re.sub(r"[^A-Za-z0-9_-]", "", key)[:64]) else "")
+        folder = self.root / stored_day / passage_id
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".jpg", dir=folder)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(buf.tobytes())
             os.chmod(tmp, 0o644)  # mkstemp makes 0600; evidence is meant to be served
-            os.replace(tmp, dest)
+            for n in range(1, 1000):  # never overwrite: os.link fails on an existing name, atomically
+                rel = PurePosixPath(stored_day, passage_id, f"{stem}.jpg" if n == 1 else f"{stem}-{n}.jpg")
+                try:
+                    os.link(tmp, self.root / rel)
+                    break
+                except FileExistsError:
+                    continue
+            else:
+                raise OSError(errno.EEXIST, f"no free evidence file name for {stem} in {folder}")
+            Path(tmp).unlink()
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

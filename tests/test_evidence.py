@@ -36,14 +36,19 @@ def test_save_layout_and_readable_jpeg(tmp_path):
     assert [p.name for p in f.parent.iterdir()] == ["plate-cam-plate-1.jpg"]
 
 
-def test_save_overwrites_atomically(tmp_path):
+def test_save_never_overwrites_and_each_object_has_its_own_file(tmp_path):
+    # issue 18: all container evidence of a passage pointed at one container-<camera>.jpg, so all but one was lost
     ev = EvidenceStore(tmp_path)
     e1 = ev.save(_image(), "overview", "ov", "p1", T)
     size1 = ev.resolve(e1.path).stat().st_size
     e2 = ev.save(np.full((200, 300), 128, np.uint8), "overview", "ov", "p1", T)
-    assert e1.path == e2.path
-    assert ev.resolve(e2.path).stat().st_size != size1
+    assert e1.path != e2.path and e2.path.endswith("overview-ov-2.jpg")
+    assert ev.resolve(e1.path).stat().st_size == size1  # the first image is intact
     assert cv2.imread(str(ev.resolve(e2.path))).shape[:2] == (200, 300)
+    a = ev.save(_image(), "container", "side", "p1", T, key="TGHU1614802")
+    b = ev.save(_image(), "container", "side", "p1", T, key="HLXU7787395")
+    assert a.path.endswith("container-side-TGHU1614802.jpg") and b.path.endswith("container-side-HLXU7787395.jpg")
+    assert not [p for p in ev.resolve(a.path).parent.iterdir() if p.name.startswith(".tmp-")]  # no temp files left
 
 
 @pytest.mark.parametrize("kind,camera,pid", [
