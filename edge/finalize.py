@@ -31,10 +31,11 @@ from edge.voting import vote_containers, vote_plate
 
 @dataclass(frozen=True)
 class EvidenceImage:
-    kind: str  # plate | container | cargo | overview
+    kind: str  # plate | container | cargo | hazard | overview
     camera: str
     frame_time: datetime
     image: np.ndarray
+    key: str | None = None  # the object shown (container code, panel's UN number): one file per object
 
 
 @dataclass(frozen=True)
@@ -137,19 +138,19 @@ def build_passage(
 def evidence_images(draft: PassageDraft, voted: Voted) -> list[EvidenceImage]:
     images: list[EvidenceImage] = []
 
-    def add(kind: str, ev: BestEvidence | None, crop: bool) -> None:
+    def add(kind: str, ev: BestEvidence | None, crop: bool, key: str | None = None) -> None:
         if ev is not None:
             img = crop_box(ev.image, ev.box) if crop else ev.image
-            images.append(EvidenceImage(kind, ev.camera, ev.timestamp, img))
+            images.append(EvidenceImage(kind, ev.camera, ev.timestamp, img, key))
 
     if voted.plate is not None and voted.plate.text:
         ev = draft.evidence.get(("plate", voted.plate.text))
         add("plate", ev, crop=True)
         add("overview", ev, crop=False)
     for c in voted.containers:
-        add("container", draft.evidence.get(("container", c.code)), crop=False)
+        add("container", draft.evidence.get(("container", c.code)), crop=False, key=c.code)
     if voted.cargo is not None:
         add("cargo", draft.evidence.get(("cargo", voted.cargo.cls)), crop=False)
     for h in voted.hazards:
-        add("hazard", draft.evidence.get(("hazard", hazard_key(h))), crop=True)
+        add("hazard", draft.evidence.get(("hazard", hazard_key(h))), crop=True, key=hazard_key(h))
     return images
