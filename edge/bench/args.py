@@ -31,4 +31,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a pipeline setting, e.g. --set read_every_n=2 --set release_empty_s=null "
                         "(YAML values; compares levers against the defaults)")
+    p.add_argument("--footage", metavar="DIR", default=None,
+                   help="vehicle check instead of the benchmark: rendered lanes (<lane>/truth.json) or clips with a "
+                        "<clip>.json of vehicles (plate, t_s); reports vehicles found (at the right time), missed, "
+                        "duplicates, merged, start-up and false passages (docs/benchmarks.md)")
+    p.add_argument("--time-tolerance", type=float, default=1.0, metavar="S",
+                   help="--footage: a passage is at the right time when its span widened by S holds the vehicle's "
+                        "moment (default 1.0)")
     p.add_argument("--no-progress", action="store_true")

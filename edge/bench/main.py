@@ -61,12 +61,12 @@ def with_overrides(cfg: Config, overrides: list[str]) -> Config:
     return cfg.model_copy(update={"pipeline": PipelineConfig.model_validate(values)})
 
 
-def site_config(args: argparse.Namespace) -> Path | None:
+def site_config(args: argparse.Namespace, samples: str | Path | None = None) -> Path | None:
     """`--config FILE`, else the samples' own gate config (clips/demo → demo.yaml) when there is one; 'none': no
     site config (bare cameras, default pipeline settings)."""
     given = getattr(args, "site_config", None)
     if given is None:
-        return site_config_for(args.samples)
+        return site_config_for(samples or args.samples)
     return None if str(given).lower() == "none" else Path(given)
 
 
@@ -168,6 +168,18 @@ def run_bench(args: argparse.Namespace, log=print) -> dict[str, Any]:  # noqa: A
 
 
 def main_bench(args: argparse.Namespace) -> int:
+    if getattr(args, "footage", None):
+        from edge.bench.vehicles import run_footage
+
+        try:
+            data = run_footage(args)
+        except (FileNotFoundError, ValueError, ConfigError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        v = data["vehicles"]
+        print(" · ".join(f"{k} {v[k]}" for k in ("vehicles", "found", "found_at_time", "missed", "duplicates",
+                                                  "merged", "startup", "false")))
+        return 0
     try:
         data = run_bench(args)
     except (FileNotFoundError, ValueError, ConfigError) as e:
