@@ -31,6 +31,7 @@ from edge.api import MAX_REQUEST_BYTES, BodyLimit, SecurityHeaders, _read_limite
 from edge.declarations import MAX_BODY_BYTES, Declaration, error_message, parse_declaration
 from edge.hub.core import Conflict, NotFound
 from edge.hub.report import compute as compute_report
+from edge.hub.report import to_csv
 from edge.payload import iso_utc
 from edge.reasons import known_codes, sentences
 from edge.review.auth import CSRF_HEADER, SESSION_COOKIE, SESSION_TTL, Auth, Principal, Role
@@ -356,13 +357,19 @@ def create_hub_app(hub: Hub) -> FastAPI:
         d_from: Annotated[date, Query(alias="from")] = ...,  # type: ignore[assignment]
         d_to: Annotated[date, Query(alias="to")] = ...,  # type: ignore[assignment]
         gate: Annotated[str | None, Query(pattern=IDENT)] = None,
-    ) -> dict[str, Any]:
+        format: Literal["json", "csv"] = "json",
+    ) -> Any:
+        """The report (docs/hub.md): JSON, or `format=csv` (one figure per row, as `smartgate report --csv`)."""
         if d_to < d_from:
             raise HTTPException(422, "to: before from")
         if (d_to - d_from).days > 400:
             raise HTTPException(422, "to: at most 400 days after from")
         with hub.db.tx() as conn:
-            return compute_report(conn, d_from, d_to, cfg.report.timezone, gate)
+            rep = compute_report(conn, d_from, d_to, cfg.report.timezone, gate)
+        if format == "csv":
+            return Response(to_csv(rep), media_type="text/csv; charset=utf-8", headers={
+                "Content-Disposition": f'attachment; filename="smartgate-report-{d_from}-{d_to}.csv"'})
+        return rep
 
     # -- session and pages ---------------------------------------------------------------------------------
 
