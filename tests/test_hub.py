@@ -312,6 +312,11 @@ def test_late_manifest_gives_revision_2_with_the_same_event_id(tmp_path, hub, ap
     body = rev2.json()
     assert body["event_id"] == p.id and body["declaration_id"] == "NSW-LATE"
     assert body["verdict"]["status"] == "clear" and "late declaration NSW-LATE" in body["revision_reason"]
+    import jsonschema
+
+    from edge.payload import load_schema
+
+    jsonschema.Draft202012Validator(load_schema()).validate(body)  # the hub's event keeps the published contract
     assert rows(pg_dsn, "SELECT revision, status FROM passage_revisions ORDER BY revision") == [(1, "flag"),
                                                                                               (2, "clear")]
     assert wait_for(lambda: count(pg_dsn, "SELECT count(*) FROM outbox") == 0)  # PUBACKed: deleted
@@ -466,3 +471,25 @@ def test_retention_deletes_old_passages_keeps_decisions(tmp_path, pg_dsn, token_
     assert rows(pg_dsn, "SELECT event_id FROM passages") == [(new.id,)]
     assert count(pg_dsn, "SELECT count(*) FROM passage_revisions WHERE event_id = %s", old.id) == 0
     assert count(pg_dsn, "SELECT count(*) FROM decisions WHERE event_id = %s", old.id) == 1
+
+
+def test_declaration_feed_over_mqtt_rejects_invalid_ones(tmp_path, hub, mosquitto, pg_dsn):
+    col = MqttCollector(mosquitto.url, topics=[f"{PREFIX}/{GATE}/declarations/rejected"])
+    pub = box_publisher(tmp_path, mosquitto.url, "single-window")
+    try:
+        assert pub.wait_connected(10)
+        bad = declaration_body("NSW-BAD", containers=["MSKU1234566"])  # wrong check digit
+        pub._client.publish(f"{PREFIX}/{GATE}/declarations", json.dumps(bad), qos=1)  # noqa: SLF001
+        other_gate = declaration_body("NSW-OTHER", plate="29C12345", gate="kim-thanh")
+        pub._client.publish(f"{PREFIX}/{GATE}/declarations", json.dumps(other_gate), qos=1)  # noqa: SLF001
+        good = declaration_body("NSW-GOOD", plate="29C12345")
+        del good["gate"]  # the topic's gate is taken
+        pub._client.publish(f"{PREFIX}/{GATE}/declarations", json.dumps(good), qos=1)  # noqa: SLF001
+        got = col.wait_for(2, topic=f"{PREFIX}/{GATE}/declarations/rejected", timeout=15)
+    finally:
+        pub.close()
+        col.close()
+    errors = {m.json()["id"]: m.json()["error"] for m in got}
+    assert "check digit should be 5" in errors["NSW-BAD"] and "kim-thanh" in errors["NSW-OTHER"]
+    assert wait_for(lambda: count(pg_dsn, "SELECT count(*) FROM declarations") == 1)
+    assert rows(pg_dsn, "SELECT id, gate FROM declarations") == [("NSW-GOOD", GATE)]

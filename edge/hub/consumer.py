@@ -85,7 +85,6 @@ class HubConsumer:
         self.redecided = 0
         self.db_errors = 0
         self.lags: deque[float] = deque(maxlen=100_000)  # box decision -> hub commit, seconds (for the benchmark)
-        self.commit_times: dict[str, float] = {}  # event_id -> time.time() of the commit (bounded below)
 
         c = self._client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
                                        client_id=self.mcfg.client_id, clean_session=False,
@@ -228,14 +227,12 @@ class HubConsumer:
             for m, err in bad:
                 conn.execute("INSERT INTO rejected_messages (topic, error, payload) VALUES (%s, %s, %s)",
                              (m.topic, err, m.payload[:MAX_PAYLOAD]))
-        now = time.time()
+        now = time.time()  # committed: box decision (created_at) -> hub commit
         for r in results:
             if r.stored:
                 self.ingested += 1
-                if r.revision == 1 and r.lag_s is not None:
-                    self.lags.append(r.lag_s)
-                if len(self.commit_times) < 2_000_000:
-                    self.commit_times.setdefault(r.event_id, now)
+                if r.revision == 1 and r.created_at is not None:
+                    self.lags.append(now - r.created_at.timestamp())
                 if r.redecided:
                     self.redecided += len(r.redecided)
                     self._outbox_wake.set()

@@ -52,7 +52,7 @@ class IngestResult:
     event_id: str
     stored: bool  # False: a redelivery or an older revision (nothing changed)
     revision: int
-    lag_s: float | None = None  # hub commit (approximately: now) minus the box's decision time
+    created_at: datetime | None = None  # the box's decision time (the consumer measures box -> commit from it)
     redecided: list[int] = field(default_factory=list)  # revisions the hub wrote
 
 
@@ -131,7 +131,7 @@ class HubCore:
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
             (p.id, rev, v["status"], v["reasons"], v["declaration_id"], v["revision_reason"],
              actor if rev == 1 else "hub", v["body"]))
-        result = IngestResult(p.id, True, rev, lag_s=(datetime.now(UTC) - _utc(p.created_at)).total_seconds())
+        result = IngestResult(p.id, True, rev, created_at=_utc(p.created_at))
         if row[0]:  # first time this passage is seen
             self._apply_decisions(conn, p.id)
             if rev == 1:
