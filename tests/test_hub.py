@@ -493,3 +493,39 @@ def test_declaration_feed_over_mqtt_rejects_invalid_ones(tmp_path, hub, mosquitt
     assert "check digit should be 5" in errors["NSW-BAD"] and "kim-thanh" in errors["NSW-OTHER"]
     assert wait_for(lambda: count(pg_dsn, "SELECT count(*) FROM declarations") == 1)
     assert rows(pg_dsn, "SELECT id, gate FROM declarations") == [("NSW-GOOD", GATE)]
+
+
+def test_sweep_closes_the_passage_and_manifest_race_and_stale_claims_are_released(tmp_path, pg_dsn, token_env):
+    from psycopg.types.json import Jsonb
+
+    from edge.declarations import Declaration
+    from edge.payload import passage_payload
+
+    cfg = hub_config(tmp_path, pg_dsn, None)
+    db = HubDb(pg_dsn, 1, 2)
+    db.migrate()
+    core = HubCore(cfg)
+    p = passage("in-1", "box-a", datetime.now(UTC) - timedelta(minutes=2), plate="29C90909")
+    d = Declaration.received(DeclarationIn.model_validate(declaration_body("NSW-RACE", plate="29C90909")))
+    with db.tx() as conn:
+        core.ingest_passage(conn, passage_payload(p, None))
+        # The manifest committed by another transaction that did not yet see the passage: stored, not matched.
+        conn.execute("INSERT INTO declarations (id, gate, direction, plate, received_at, body) VALUES"
+                     " (%s, %s, 'import', %s, now(), %s)",
+                     (d.id, GATE, d.plate, Jsonb(d.model_dump(mode="json", exclude={"matched_passage_id"}))))
+    with db.tx() as conn:
+        assert core.sweep_unmatched(conn) == [(p.id, 2)]
+        assert core.sweep_unmatched(conn) == []
+    assert rows(pg_dsn, "SELECT declaration_id, revision FROM passages") == [("NSW-RACE", 2)]
+    # A box claimed a manifest and died before storing its passage: released after claim_ttl_min.
+    with db.tx() as conn:
+        core.store_declaration(conn, DeclarationIn.model_validate(declaration_body("NSW-ORPHAN", containers=[C3])))
+        got = core.match_for_box(conn, {"event_id": "never-sent", "gate": GATE, "lane": "in-2",
+                                        "direction": "import", "started_at": _iso(datetime.now(UTC)),
+                                        "containers": [{"code": C3, "check_digit_ok": True}]})
+        assert got["declaration"]["id"] == "NSW-ORPHAN"
+        assert core.release_stale_claims(conn) == 0  # not stale yet
+        conn.execute("UPDATE declaration_matches SET at = now() - interval '2 hours' WHERE event_id = 'never-sent'")
+        assert core.release_stale_claims(conn) == 1
+    db.close()
+    assert count(pg_dsn, "SELECT count(*) FROM declaration_matches WHERE declaration_id = 'NSW-ORPHAN'") == 0

@@ -485,6 +485,28 @@ class HubCore:
             log.warning("declaration %s released: the box that claimed it never delivered the passage", decl_id)
         return len(rows)
 
+    def sweep_unmatched(self, conn: psycopg.Connection, limit: int = 500) -> list[tuple[str, int]]:
+        """Match again the passages without a declaration that started within the re-decision window. Closes the
+        race of a passage and its manifest committed at the same moment by two transactions (each looked before
+        the other was visible); otherwise it finds nothing that ingest and the late-manifest rule did not."""
+        window = timedelta(minutes=self.cfg.redecide.window_min)
+        if not window:
+            return []
+        bodies = conn.execute(
+            "SELECT p.body FROM passages p WHERE p.declaration_id IS NULL AND p.started_at >= %s"
+            " AND NOT EXISTS (SELECT 1 FROM declaration_matches m WHERE m.event_id = p.event_id)"
+            " ORDER BY p.started_at LIMIT %s", (datetime.now(UTC) - window, limit)).fetchall()
+        out = []
+        for (body,) in bodies:
+            p = passage_from_payload(body)
+            found = self._hub_match(conn, p)
+            if found is not None:
+                rev = self.redecide(conn, p.id, found.declaration, f"declaration {found.declaration.id} matched by "
+                                    f"the hub's sweep ({found.note})", "hub")
+                if rev is not None:
+                    out.append((p.id, rev))
+        return out
+
     def purge(self, conn: psycopg.Connection, days: int) -> int:
         """Retention: passage rows (and their revisions) whose passage started more than `days` ago."""
         cutoff = datetime.now(UTC) - timedelta(days=days)

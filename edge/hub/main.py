@@ -55,18 +55,27 @@ class Hub:
                 raise RuntimeError(f"hub API could not start on {self.cfg.api.bind}:{self.cfg.api.port}")
         threading.Thread(target=self._housekeeping, name="hub-housekeeping", daemon=True).start()
 
-    def _housekeeping(self) -> None:
+    def _housekeeping(self, sweep_s: float = 30.0) -> None:
+        """Every `sweep_s`: match passages left without a declaration inside the re-decision window; every
+        purge interval: retention and stale box claims."""
+        next_purge = 0.0
         while not self.stop_event.is_set():
             try:
                 with self.db.tx() as conn:
-                    self.core.release_stale_claims(conn)
-                    n = self.core.purge(conn, self.cfg.retention.passage_days)
-                if n:
-                    log.info("retention: %d passage row(s) older than %d days deleted", n,
-                             self.cfg.retention.passage_days)
+                    if self.core.sweep_unmatched(conn) and self.consumer is not None:
+                        self.consumer._outbox_wake.set()  # noqa: SLF001
+                if time.monotonic() >= next_purge:
+                    next_purge = time.monotonic() + min(self.cfg.retention.purge_interval_s,
+                                                        60 * self.cfg.redecide.claim_ttl_min)
+                    with self.db.tx() as conn:
+                        self.core.release_stale_claims(conn)
+                        n = self.core.purge(conn, self.cfg.retention.passage_days)
+                    if n:
+                        log.info("retention: %d passage row(s) older than %d days deleted", n,
+                                 self.cfg.retention.passage_days)
             except Exception as e:
                 log.error("hub housekeeping failed: %s", e)
-            self.stop_event.wait(min(self.cfg.retention.purge_interval_s, 60 * self.cfg.redecide.claim_ttl_min))
+            self.stop_event.wait(sweep_s)
 
     def problems(self) -> list[str]:
         out = []
