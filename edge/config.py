@@ -312,6 +312,11 @@ class PipelineConfig(_Strict):
         "trigger camera on every Nth frame anyway to find a vehicle that came into view behind or beside them "
         "(0: only once the followed ones have left)"
     )
+    plate_gate: bool = Field(
+        True, description="before a full plate read that no unsettled vehicle asks for (an approaching truck, a "
+        "lane being searched, a probe), run the text detector alone on a small copy and read only when it finds "
+        "a plate-shaped line that is not a plate already followed"
+    )
     handover_s: float = Field(
         1.0, ge=0, le=30, description="reads of the other cameras go to a passage that closed less than this many "
         "seconds before (its body still passes the side and top cameras) rather than to the next vehicle's"

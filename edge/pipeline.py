@@ -43,8 +43,8 @@ from edge.config import CameraConfig, PipelineConfig
 from edge.domain import Box, CargoRead, ContainerRead, HazardRead, PlateRead, TextEvidence
 from edge.occupancy import OccupancyDetector
 from edge.passage import PassageAssembler, PassageDraft, hazard_key
-from edge.plausibility import plate_plausible
-from edge.tracks import PlateTracker, Track
+from edge.plausibility import EDGE_PX, plate_plausible
+from edge.tracks import PlateTracker, Track, iou
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,8 @@ class Readers:
 
 StageTimer = Callable[[str, float], None]
 SETTLED_CONFIDENCE = 0.9  # reads at least this sure count towards `enough_reads`
+AGREED_RUN_EXTRA = 2  # cargo: `enough_reads` + this many classifications in a row of one class also settle it ...
+AGREED_MIN_CONFIDENCE = 0.6  # ... when each is at least this sure
 NOVELTY_SIZE = (64, 36)  # thumbnail (w, h) compared for `novelty_threshold`: enough to see a truck move
 R = TypeVar("R")
 
@@ -99,6 +101,25 @@ def thumbnail(image: np.ndarray) -> np.ndarray:
     if small.ndim == 3:
         small = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
     return small.astype(np.int16)
+
+
+def _zones(boxes: list[Box], shape: tuple[int, ...]) -> list[Box]:
+    """Read zones around plate boxes: widened by half the width plus the height, and 1.5 heights up and down
+    (room for a two-line plate's other line and a box that moved on), clipped, overlapping ones merged."""
+    h, w = int(shape[0]), int(shape[1])
+    out: list[list[int]] = []
+    for b in boxes:
+        dx, dy = int(0.5 * b.w + b.h), int(1.5 * b.h)
+        z = [max(0, b.x - dx), max(0, b.y - dy), min(w, b.x + b.w + dx), min(h, b.y + b.h + dy)]
+        if z[2] - z[0] < 8 or z[3] - z[1] < 8:
+            continue
+        for o in out:
+            if z[0] < o[2] and o[0] < z[2] and z[1] < o[3] and o[1] < z[3]:
+                o[:] = [min(o[0], z[0]), min(o[1], z[1]), max(o[2], z[2]), max(o[3], z[3])]
+                break
+        else:
+            out.append(z)
+    return [Box(x=a, y=b_, w=c - a, h=d - b_) for a, b_, c, d in out]
 
 
 def _confirmed(keys: list[str], need: int) -> bool:
@@ -237,11 +258,17 @@ class LaneProcessor:
         if self.readers.plate is None or frame.index % self.cfg.read_every_n:
             return False
         live = self.tracker.live()
+        gate = True  # look for plate-shaped text cheaply before a full read
+        self._zones = None  # where to read (view pixels); None: the whole view
         if not self._looked:
             self._looked = True  # start-up look: is a vehicle standing in the lane right now?
-            need = self.cfg.warmup_s > 0
-        elif any(not t.settled or t.lost for t in live):
-            need = True  # a vehicle whose plate is not settled yet (or was lost): read densely
+            need, gate = self.cfg.warmup_s > 0, False
+        elif any(not t.settled for t in live):
+            need, gate = True, False  # a vehicle whose plate is not settled yet: read densely, where it is
+            if self._gated(cam):
+                self._zones = [t.predicted(frame.timestamp) for t in live if not t.settled]
+        elif any(t.lost for t in live):
+            need = True  # a followed plate was not found: read again where it may be
         elif live:
             n = self.cfg.track_probe_every_n  # every vehicle in view is followed: read only to find a new one
             need = bool(n) and frame.index % n == 0
@@ -257,7 +284,53 @@ class LaneProcessor:
         if not self._novel(cam, "plate", frame):
             self._skipped_still = True
             return False
+        if gate:
+            found = self._plate_in_sight(cam, frame, live)
+            if found is not None and not found:
+                return False
+            if found and self._gated(cam):
+                self._zones = found
+        if self._zones is not None:
+            self._zones = _zones(self._zones, self._view_of(cam, frame).shape)
         return True
+
+    _zones: list[Box] | None = None
+
+    def _gated(self, cam: CameraConfig) -> bool:
+        """Plate reads may be limited to zones: the gate is on, the reader can find plates cheaply and read a zone
+        (`find_plates`, `read_all(image, zone)`), and the camera's view is the frame itself."""
+        return (self.cfg.plate_gate and hasattr(self.readers.plate, "find_plates")
+                and self._views[cam.name].identity)
+
+    def _plate_in_sight(self, cam: CameraConfig, frame: Frame, live: list[Track]) -> list[Box] | None:
+        """The cheap gate (`pipeline.plate_gate`): the text detector alone, on a small copy of the view, finds
+        plate-shaped lines that are not plates already followed (returned; None: no gate). Most frames of an
+        approaching truck (plate still too small), of a truck whose plate has gone and of an empty lane have
+        none: no full read then, and otherwise the reader reads only around what it found."""
+        finder = getattr(self.readers.plate, "find_plates", None)
+        if finder is None or not self.cfg.plate_gate:
+            return None
+        view = self._views[cam.name]
+        img = frame.image
+        vimg = self._view_of(cam, frame)
+        h, w = vimg.shape[:2]
+        m = EDGE_PX + 1  # a line at the image edge is cut: the reader would only give a no-read for it
+        boxes = [b for b in self._timed("plate_gate", lambda: finder(vimg))
+                 if b.x > m and b.y > m and b.x + b.w < w - m and b.y + b.h < h - m]
+        in_frame = boxes if view.identity else [view.box_to_frame(b, img.shape) for b in boxes]
+        followed = [t.box for t in live if t.settled and not t.lost]
+        return [b for b, f in zip(boxes, in_frame, strict=True) if not any(iou(f, x) > 0.2 for x in followed)]
+
+    def _view_of(self, cam: CameraConfig, frame: Frame) -> np.ndarray:
+        """The camera's prepared view of this frame, made once per frame."""
+        view = self._views[cam.name]
+        if view.identity:
+            return frame.image
+        if self._vcache is None or self._vcache[0] is not frame:
+            self._vcache = (frame, self._timed("view", lambda: view.prepare(frame.image)))
+        return self._vcache[1]
+
+    _vcache: tuple[Frame, np.ndarray] | None = None
 
     def _touch(self, ts: datetime) -> None:
         for t in self.tracker.live():
@@ -395,17 +468,40 @@ class LaneProcessor:
         if kind == "plate":
             keys = [p.text for p in draft.plates if p.text and p.confidence >= SETTLED_CONFIDENCE]
         else:
-            keys = [c.cls for c in draft.cargo if c.cls != "unknown" and c.confidence >= SETTLED_CONFIDENCE]
+            known = [c for c in draft.cargo if c.cls != "unknown"]
+            run = known[-(need + AGREED_RUN_EXTRA):]
+            # the last few classifications all name one class with some confidence: the vote cannot turn
+            if (len(run) == need + AGREED_RUN_EXTRA and len({c.cls for c in run}) == 1
+                    and min(c.confidence for c in run) >= AGREED_MIN_CONFIDENCE):
+                return True
+            keys = [c.cls for c in known if c.confidence >= SETTLED_CONFIDENCE]
         return bool(keys) and max(keys.count(k) for k in set(keys)) >= need
+
+    def _containers_complete(self, ts: datetime) -> bool:
+        """The confirmed codes account for the whole truck: a 40 or 45 ft box, or two boxes (a chassis carries
+        at most two 20 ft). Then the container camera has nothing left to read for this passage."""
+        draft = self.assembler.target(ts)
+        if draft is None or not self._confirmed("container", ts):
+            return False
+        codes = set(self._finds.get((id(draft), "container"), []))
+        sizes = {r.code: r.size_type for r in draft.containers if r.code in codes and r.size_type}
+        return len(codes) >= 2 or any(st[0] in "4L" for st in sizes.values())
 
     # -- reading ---------------------------------------------------------------------------------------
     def _read_plates(self, vimg: np.ndarray) -> list[PlateRead]:
+        """Every plate in the view, or only around `_zones` (the gate's finds, the tracked plates)."""
         plate_r = self.readers.plate
         assert plate_r is not None
         read_all = getattr(plate_r, "read_all", None)
-        if read_all is not None:
+        if read_all is None:
+            return [plate_r.read(vimg)]
+        if self._zones is None:
             return list(read_all(vimg))
-        return [plate_r.read(vimg)]
+        reads: list[PlateRead] = []
+        for z in self._zones:
+            reads += [r for r in read_all(vimg, z) if r.text or not reads]
+        texted = [r for r in reads if r.text]
+        return texted or reads[:1] or [PlateRead(reason="no_text")]
 
     def _read(self, cam: CameraConfig, frame: Frame, read_plate: bool = True) -> list[PlateRead] | None:
         """Run the readers due on this frame; returns the plate reads of the tracking camera (None when its plate
@@ -415,7 +511,7 @@ class LaneProcessor:
         # Readers see the camera's prepared view; boxes come back in view pixels and are mapped to the raw
         # frame, which stays the evidence image.
         view = self._views[cam.name]
-        vimg = img if view.identity else self._timed("view", lambda: view.prepare(img))
+        vimg = self._view_of(cam, frame)
 
         def to_frame(box: Box | None) -> Box | None:
             return box if view.identity or box is None else view.box_to_frame(box, img.shape)
@@ -436,7 +532,7 @@ class LaneProcessor:
                 plate = plate.model_copy(update={"box": to_frame(plate.box)})
                 self.stats.reads["plate"] += 1
                 a.add_plate(ts, cam.name, plate, img)
-        elif (cam.role == "container" and container_r is not None
+        elif (cam.role == "container" and container_r is not None and not self._containers_complete(ts)
               and self._due(cam, "container", frame, self.cfg.container_every_n, self._confirmed("container", ts))):
             codes = self._timed("container", lambda: container_r.read(vimg))
             codes = [c.model_copy(update={"box": to_frame(c.box)}) for c in codes]

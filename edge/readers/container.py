@@ -23,7 +23,7 @@ import numpy as np
 
 from edge.domain import Box, ContainerRead
 from edge.ocr.ctc import ctc_segments
-from edge.ocr.engine import OcrEngine, TextLine
+from edge.ocr.engine import OcrEngine, TextLine, crop_quad
 from edge.readers import iso6346
 
 log = logging.getLogger(__name__)
@@ -179,6 +179,7 @@ class ContainerReader:
         self._vertical_engine = vertical_engine
         self._threads = threads
         self.include_unverified = include_unverified
+        self._seen: list[tuple[np.ndarray, np.ndarray, TextLine]] = []  # the previous image's boxes, pixels, reads
 
     @property
     def vertical_engine(self) -> OcrEngine:
@@ -205,8 +206,29 @@ class ContainerReader:
     def _ocr(self, image: np.ndarray) -> list[_Line]:
         """Detect and recognise every text box. (Recognising only the largest boxes or pre-screening with
         the tiny recogniser was tried: the code is not always the largest text under perspective, and
-        the pre-screen cost as much as it saved.)"""
-        return [_from_textline(t) for t in self.engine.read(image, max_side=self.det_max_side)]
+        the pre-screen cost as much as it saved.)
+
+        A box whose pixels match a box of this reader's previous image at the same place (a sign behind the lane,
+        a truck standing still) keeps its recognition instead of running the recogniser again: same pixels, same
+        text. On a fixed gate camera that is the background's text on every read."""
+        quads = self.engine.detect(image, max_side=self.det_max_side)
+        crops = [crop_quad(image, q, 0.08) for q in quads]
+        thumbs = [_thumb(c) for c in crops]
+        results: list[TextLine | None] = [None] * len(quads)
+        todo = []
+        for i, q in enumerate(quads):
+            # the pixels where the previous box was (detector boxes jitter by a pixel or two)
+            hit = next((t for pq, pth, t in self._seen
+                        if _same_place(pq, q) and _same_pixels(pth, _thumb(crop_quad(image, pq, 0.08)))), None)
+            if hit is not None:
+                results[i] = TextLine(quad=q, text=hit.text, confidence=hit.confidence, char_conf=hit.char_conf)
+            else:
+                todo.append(i)
+        if todo:
+            for i, r in zip(todo, self.engine.recognize([crops[i] for i in todo]), strict=True):
+                results[i] = TextLine(quad=quads[i], text=r.text, confidence=r.confidence, char_conf=r.char_conf)
+        self._seen = [(q, th, t) for q, th, t in zip(quads, thumbs, results, strict=True) if t is not None]
+        return [_from_textline(t) for t in results if t is not None and t.text.strip()]
 
     # -- candidates ----------------------------------------------------------------------------------
     def _candidates(self, lines: list[_Line]) -> list[_Found]:
@@ -413,6 +435,21 @@ class ContainerReader:
             if st:
                 return st
         return None
+
+
+def _thumb(crop: np.ndarray) -> np.ndarray:
+    small = cv2.resize(crop, (64, 16), interpolation=cv2.INTER_AREA)
+    if small.ndim == 3:
+        small = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    return small.astype(np.int16)
+
+
+def _same_place(a: np.ndarray, b: np.ndarray, tol: float = 4.0) -> bool:
+    return float(np.abs(a - b).max()) <= tol
+
+
+def _same_pixels(a: np.ndarray, b: np.ndarray, tol: float = 2.5) -> bool:
+    return a.shape == b.shape and float(np.abs(a - b).mean()) < tol
 
 
 def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:

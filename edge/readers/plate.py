@@ -73,6 +73,8 @@ SMALL_SIDE = 64  # crops whose short side is below this are upscaled before dete
 TOP_REDETECT_SIDE = 160  # the band above a CN serial is enlarged to this short side to find its top line
 CROWDED_COST = 0.5  # foreign/generic reads inside a block of text lines (road signs) rank below isolated ones
 MAX_LINES = 24  # recognise at most this many text lines per image (largest first)
+GATE_SIDE = 480  # `find_plates`: the detector's input long side (~4x fewer pixels than a 960 px read)
+GATE_MIN_H = 12.0  # `find_plates`: text lines lower than this (image pixels) are too small to read anyway
 
 
 @dataclass
@@ -420,6 +422,23 @@ class PlateReader:
             best = accepted[0]
             return [PlateRead(raw=best.raw, reason="low_agreement", confidence=round(best.score, 4))]
         return [self._to_read(c, scale, pad, ox, oy) for c in chosen]
+
+    def find_plates(self, image: np.ndarray, max_side: int = GATE_SIDE, min_h: float = GATE_MIN_H) -> list[Box]:
+        """Where plate-like text may be, cheaply: the text detector alone on a small copy (no recognition), boxes
+        of text lines shaped like a plate or a plate line (1.2:1 to 8:1) at least `min_h` pixels tall in `image`
+        and at most 30 % of its height (a radiator grille is a tall block of "lines"). The pipeline runs the
+        full `read_all` only where this finds something new (issue 18)."""
+        if image is None or image.size == 0:
+            return []
+        out = []
+        top = 0.3 * image.shape[0]
+        for q in self.engine.detect(image, max_side=max_side, min_side=SMALL_SIDE):
+            x0, y0 = q.min(axis=0)
+            x1, y1 = q.max(axis=0)
+            w, h = float(x1 - x0), float(y1 - y0)
+            if min_h <= h <= top and 1.2 <= w / max(h, 1.0) <= 8.0:
+                out.append(Box(x=int(x0), y=int(y0), w=max(1, int(round(w))), h=max(1, int(round(h)))))
+        return out
 
     # -- steps -------------------------------------------------------------------------------------
     def _prepare(self, image: np.ndarray) -> tuple[np.ndarray, float, int]:
