@@ -477,6 +477,14 @@ class LaneProcessor:
             keys = [c.cls for c in known if c.confidence >= SETTLED_CONFIDENCE]
         return bool(keys) and max(keys.count(k) for k in set(keys)) >= need
 
+    def _nothing_printed(self, ts: datetime) -> bool:
+        """The cargo camera settled on a closed roof or an empty deck: no sack or carton to read words on."""
+        draft = self.assembler.target(ts)
+        if draft is None or not self._settled("cargo", ts):
+            return False
+        known = [c.cls for c in draft.cargo if c.cls != "unknown"]
+        return bool(known) and max(set(known), key=known.count) in ("closed", "empty")
+
     def _containers_complete(self, ts: datetime) -> bool:
         """The confirmed codes account for the whole truck: a 40 or 45 ft box, or two boxes (a chassis carries
         at most two 20 ft). Then the container camera has nothing left to read for this passage."""
@@ -547,8 +555,9 @@ class LaneProcessor:
                 cargo = self._timed("cargo", lambda: cargo_r.classify(vimg))
                 self.stats.reads["cargo"] += 1
                 a.add_cargo(ts, cam.name, cargo, img)
-            if text_r is not None and self._due(cam, "cargo_text", frame, self.cfg.cargo_text_every_n,
-                                                self._confirmed("cargo_text", ts)):
+            if (text_r is not None and not self._nothing_printed(ts)
+                    and self._due(cam, "cargo_text", frame, self.cfg.cargo_text_every_n,
+                                  self._confirmed("cargo_text", ts))):
                 words = self._timed("cargo_text", lambda: text_r.read(vimg))
                 self.stats.reads["cargo_text"] += 1
                 a.add_cargo_text(words, ts)
