@@ -14,7 +14,7 @@ from edge.bench.naive import NaiveRun
 from edge.bench.realtime import LATENCY_TARGET_S, RealtimeRun
 from edge.bench.runner import ISSUE_STAGES, PipelineRun
 
-READER_STAGES = ("view", "plate", "container", "hazard", "cargo_text")
+READER_STAGES = ("view", "plate", "plate_gate", "track", "container", "hazard", "cargo_text")
 
 
 def pct_ms(xs: list[float], q: float) -> float | None:
