@@ -40,7 +40,7 @@ def main() -> int:
     broker.start()
     try:
         dsn = pg.create_database("hubbench")
-        for rate in args.rates.split(","):
+        for rate in filter(None, args.rates.split(",")):
             n = 24 if float(rate) < 1 else int(float(rate) * 60)
             bench("ingest", "--dsn", dsn, "--mqtt", broker.url, "--rate", rate, "--passages", str(n),
                   "--json", args.out)

@@ -458,7 +458,7 @@ def _passage_where(gate: str | None, lane: str | None, box: str | None, status: 
         clauses.append("review_status = %(review)s")
         args["review"] = review
     if reason is not None:
-        clauses.append("%(reason)s = ANY(reasons)")
+        clauses.append("reasons @> ARRAY[%(reason)s]::text[]")  # the GIN index on reasons
         args["reason"] = reason
     if revised is not None:
         clauses.append("revision > 1" if revised else "revision = 1")
