@@ -361,6 +361,13 @@ class LaneProcessor:
         for t in newly:
             if t.startup:
                 continue
+            if t.departed:  # seen again after it left: back to its own passage while that is still open
+                old = a.track_draft(-(t.continues or 0)) or a.track_draft(t.continues or 0)
+                if old is not None and old.closed_at is None:
+                    old.track_id = t.id
+                    for r in t.reads:
+                        add(r, old)
+                continue
             if a.external_open:  # a loop/barrier passage: the vehicle joins it, the trigger says when it ends
                 d = a.open_passage
                 assert d is not None
@@ -388,7 +395,7 @@ class LaneProcessor:
         for t in self.tracker.live():
             t.settled = self._track_settled(t)
         # keep (with their frames) only the reads of vehicles that may still get a passage
-        keep = {id(r) for t in self.tracker.live() if not t.startup for r in t.reads}
+        keep = {id(r) for t in self.tracker.live() if not t.startup and not t.departed for r in t.reads}
         self._waiting = {k: v for k, v in self._waiting.items() if k in keep}
 
     def _track_settled(self, t: Track) -> bool:

@@ -17,7 +17,9 @@ reader already gives a box and a text for every plate it reads, so a vehicle is 
   A weak match means the plate is hidden or gone: the track is *lost*, reading resumes, and a read of the
   same text within `lost_s` picks the track up again.
 * **Leaving**: a track ends when its box centre crosses the lane's `exit_line` (from the side it was first
-  seen on), when its box leaves the frame, or after `lost_s` unseen.
+  seen on), when its box leaves the frame, or after `lost_s` unseen. A plate read again soon after its track
+  ended (the exact text within three `lost_s`), or first seen beyond the exit line, is a vehicle that already left:
+  `departed`, never a new passage.
 
 Pure logic on boxes and grey images; time comes from frame timestamps.
 """
@@ -71,6 +73,10 @@ class Track:
     reads: list[PlateRead] = field(default_factory=list)  # texted reads, oldest first
     hits: int = 1
     startup: bool = False  # in view when the lane started: never a passage
+    # a vehicle that already left (seen again beyond the exit line, or the plate of a track that just ended):
+    # never a new passage; `continues` is the id of the ended track whose plate it is
+    departed: bool = False
+    continues: int | None = None
     moved: bool = False  # the box moved by more than its own height since first seen
     ended: bool = False
     end_reason: str | None = None  # exit_line | left_frame | lost | replaced
@@ -136,6 +142,8 @@ class PlateTracker:
         self._shape: tuple[int, int] | None = None
         self._pending: dict[int, list[PlateRead]] = {}  # track id → run of reads of another text at its place
         self._ended: list[Track] = []  # ended since the last `expire`
+        self._exit_side = 0  # the side of the exit line vehicles leave to (learnt from the first crossing)
+        self._gone: list[Track] = []  # tracks that ended recently: their plate seen again is the same vehicle
 
     # -- geometry -------------------------------------------------------------------------------------
     def _line_px(self) -> list[tuple[float, float]] | None:
@@ -232,6 +240,14 @@ class PlateTracker:
                   first_box=r.box)
         t.first_side = self._side(r.box)
         t.template = self._patch(grey, r.box)
+        recall = max(3.0 * self.lost.total_seconds(), 3.0)
+        self._gone = [g for g in self._gone if (ts - g.last_seen).total_seconds() <= recall]
+        # the exact text: fleets run consecutive plates (29C12345, 29C12346) one behind the other
+        same = next((g for g in reversed(self._gone) if g.text and r.text and g.text == r.text), None)
+        if same is not None:
+            t.departed, t.continues, t.startup = True, same.id, same.startup
+        elif self._exit_side and t.first_side == self._exit_side:
+            t.departed = True  # first seen beyond the exit line: it has already left
         return t
 
     def _add(self, t: Track, r: PlateRead, ts: datetime, grey: np.ndarray) -> None:
@@ -349,6 +365,10 @@ class PlateTracker:
         t.end_reason = reason
         self._pending.pop(t.id, None)
         self._ended.append(t)
+        if reason == "exit_line" and not self._exit_side:
+            self._exit_side = -t.first_side
+        if reason != "replaced":
+            self._gone.append(t)
 
     def live(self) -> list[Track]:
         return [t for t in self.tracks if not t.ended]

@@ -237,6 +237,55 @@ def test_reads_belong_to_vehicles_settled_ones_are_followed_not_read_and_a_new_o
         assert len(read) < len(in_view) / 2
 
 
+def test_a_plate_change_where_a_vehicle_stood_is_a_new_vehicle_but_a_misread_is_not() -> None:
+    from edge.tracks import PlateTracker
+
+    tr = PlateTracker(split_reads=3)
+    img = ROAD
+    box = Box(x=130, y=100, w=60, h=16)
+
+    def read(text: str) -> PlateRead:
+        return PlateRead(text=text, country="VN", format="vn_truck", confidence=0.95, box=box)
+
+    t = T0
+    for _ in range(3):
+        t += timedelta(seconds=0.1)
+        tr.observe(t, img, [read("29C12345")])
+    (a,) = tr.live()
+    for text in ("29C12845", "51F99881", "29C12345"):  # two stray misreads in between: the same car
+        t += timedelta(seconds=0.1)
+        tr.observe(t, img, [read(text)])
+    assert tr.live() == [a] and tr.expire(t) == []
+    new = []
+    for _ in range(3):  # the car left and another pulled up to the same line: three reads of its plate
+        t += timedelta(seconds=0.1)
+        new += tr.observe(t, img, [read("51F99881")])
+    ended = tr.expire(t)
+    assert ended == [a] and a.end_reason == "replaced"
+    assert [x.text for x in tr.live()] == ["51F99881"] and new == tr.live()
+
+
+def test_a_vehicle_crossing_the_exit_line_closes_its_passage_at_once() -> None:
+    trucks = [Truck(4, motion(80, 5)), Truck(6, motion(80, 40))]
+    conf = parse_config({"gate": {"id": "g"}, "lanes": [{"id": "in1", "direction": "import"}],
+                         "cameras": [{"name": "p", "source": "x", "role": "plate", "lane": "in1",
+                                      "exit_line": [[0.0, 0.6], [1.0, 0.6]]}]})
+    reader = ToyPlateReader()
+    proc = LaneProcessor("in1", conf.cameras, Readers(plate=reader), PipelineConfig())
+    closed, done = {}, []
+    for k in range(80):
+        reader.frame = k
+        done += proc.process(Frame("p", "plate", "in1", k, T0 + timedelta(seconds=k / 10), k / 10,
+                                   draw(trucks, k)))
+        for d in proc.assembler._closing:
+            closed.setdefault(d.track_id, k)
+    done += proc.finish()  # and its plate, still in view below the line, makes no second passage
+    assert plates(done) == ["29C12344", "29C12346"]
+    # the plate's centre (88 px below the truck's top edge) passes y = 108, 0.6 of the frame height
+    crossing = next(k for k in range(80) if trucks[0].y_at[k] + 88 > 108)
+    assert closed[done[0].track_id] == crossing  # closed on the frame it crossed, not track_lost_s later
+
+
 def test_a_plate_cut_by_the_frame_edge_is_not_read_as_a_whole_plate() -> None:
     # the plate slides out at the bottom: the toy reader still returns the cut blob, the pipeline drops it
     trucks = [Truck(4, motion(60, 5, speed=8.0))]
