@@ -149,7 +149,8 @@ class LaneProcessor:
         track_cam = next((c for c in cameras if c.name in self._triggers and c.role == "plate"), None)
         self._track_cam = track_cam.name if track_cam is not None and cfg.track_vehicles else None
         self.tracker = PlateTracker(lost_s=cfg.track_lost_s, split_reads=cfg.track_split_reads,
-                                    exit_line=track_cam.exit_line if track_cam is not None else None)
+                                    exit_line=track_cam.exit_line if track_cam is not None else None,
+                                    zone=track_cam.trigger_zone if track_cam is not None else None)
         self._t0: datetime | None = None  # the trigger camera's first frame
         self._looked = False  # the start-up look (one plate read of the trigger camera's first frame) is done
         self._armed = False  # the trigger zone was seen empty since occupancy last opened a passage
@@ -414,7 +415,8 @@ class LaneProcessor:
             if d is None or d.closed_at is not None or a.external_open and d is a.open_passage:
                 continue
             others = any(o.confirmed and not o.startup for o in self.tracker.live())
-            if t.end_reason in ("exit_line", "left_frame", "replaced") or not occ.ready or not seen or others:
+            if t.end_reason in ("exit_line", "left_zone", "left_frame", "replaced") or not occ.ready or not seen \
+                    or others:
                 a.close(d, ts, t.last_seen)
             else:
                 d.track_id = -t.id  # its vehicle is no longer followed; the next one closes it (or the zone)

@@ -17,7 +17,8 @@ reader already gives a box and a text for every plate it reads, so a vehicle is 
   A weak match means the plate is hidden or gone: the track is *lost*, reading resumes, and a read of the
   same text within `lost_s` picks the track up again.
 * **Leaving**: a track ends when its box centre crosses the lane's `exit_line` (from the side it was first
-  seen on), when its box leaves the frame, or after `lost_s` unseen. A plate read again soon after its track
+  seen on) or leaves the trigger zone it was first seen in, when its box leaves the frame, or after `lost_s`
+  unseen. A plate read again soon after its track
   ended (the exact text within three `lost_s`), or first seen beyond the exit line, is a vehicle that already left:
   `departed`, never a new passage.
 
@@ -131,8 +132,13 @@ class PlateTracker:
         split_reads: int = 3,
         follow_min: float = 0.6,
         exit_line: Sequence[tuple[float, float]] | None = None,
+        zone: Sequence[Sequence[float]] | None = None,
     ) -> None:
-        """`exit_line`: two points (x, y), normalised 0..1 or pixels, on the trigger camera's frame."""
+        """`exit_line`: two points (x, y), normalised 0..1 or pixels, on the trigger camera's frame. `zone`: the
+        trigger zone polygon (same coordinates); a plate that was inside it and is now outside has left."""
+        from calibration.zones import Polygon
+
+        self.zone = Polygon.from_points(zone) if zone else None
         self.lost = timedelta(seconds=lost_s)
         self.split_reads = split_reads
         self.follow_min = follow_min
@@ -336,6 +342,8 @@ class PlateTracker:
             reason = None
             if self.exit_line is not None and t.first_side and self._side(t.box) == -t.first_side:
                 reason = "exit_line"
+            elif self.zone is not None and self._in_zone(t.first_box or t.box) and not self._in_zone(t.box):
+                reason = "left_zone"
             elif self._shape is not None and (self._outside(t.box) or t.last_seen < ts and self._leaving(t, ts)):
                 reason = "left_frame"
             elif ts - t.last_seen >= self.lost:
@@ -345,6 +353,13 @@ class PlateTracker:
         self.tracks = [t for t in self.tracks if not t.ended]
         out, self._ended = self._ended, []
         return out
+
+    def _in_zone(self, b: Box) -> bool:
+        assert self.zone is not None and self._shape is not None
+        cx, cy = centre(b)
+        if self.zone.normalised:
+            cx, cy = cx / self._shape[1], cy / self._shape[0]
+        return self.zone.contains((cx, cy))
 
     def _leaving(self, t: Track, ts: datetime) -> bool:
         """Not seen on this frame, and where it was heading reaches the frame edge (a cut plate cannot be read

@@ -286,6 +286,20 @@ def test_a_vehicle_crossing_the_exit_line_closes_its_passage_at_once() -> None:
     assert closed[done[0].track_id] == crossing  # closed on the frame it crossed, not track_lost_s later
 
 
+def test_a_vehicle_leaving_the_trigger_zone_has_left() -> None:
+    from edge.tracks import PlateTracker
+
+    tr = PlateTracker(zone=[[0.0, 0.0], [1.0, 0.0], [1.0, 0.5], [0.0, 0.5]])  # the upper half of the frame
+    t = T0
+    for y in (20, 40, 60, 80, 100):  # the plate comes down; the zone ends at y = 90
+        t += timedelta(seconds=0.1)
+        tr.observe(t, ROAD, [PlateRead(text="29C12345", country="VN", format="vn_truck", confidence=0.95,
+                                       box=Box(x=130, y=y, w=60, h=16))])
+        ended = tr.expire(t)
+        assert (ended == []) == (y + 8 < 90)
+    assert ended[0].end_reason == "left_zone"
+
+
 def test_a_plate_cut_by_the_frame_edge_is_not_read_as_a_whole_plate() -> None:
     # the plate slides out at the bottom: the toy reader still returns the cut blob, the pipeline drops it
     trucks = [Truck(4, motion(60, 5, speed=8.0))]
