@@ -107,7 +107,8 @@ def pick_thresholds(truth: list[str], top: list[str], conf: list[float], classes
                     target: float = TARGET_PRECISION) -> dict[str, dict]:
     """Per class, the lowest confidence threshold at which the class's precision (over predictions at or above
     it) reaches `target`, chosen on out-of-fold predictions. A class that never gets there is never accepted
-    (`NEVER`). Returns {class: {threshold, precision, accepted, correct, coverage, support}}."""
+    (`NEVER`). Returns {class: {threshold, precision, accepted, correct, recall, support}}: `accepted` reads of the
+    class at or above the threshold, `correct` of them right, `recall` = correct / support."""
     truth_a, top_a, conf_a = np.array(truth), np.array(top), np.array(conf, dtype=np.float64)
     out = {}
     for c in classes:
@@ -123,13 +124,13 @@ def pick_thresholds(truth: list[str], top: list[str], conf: list[float], classes
             if prec >= target:
                 best = i
         if best is None:
-            out[c] = {"threshold": NEVER, "precision": None, "accepted": 0, "correct": 0, "coverage": 0.0,
+            out[c] = {"threshold": NEVER, "precision": None, "accepted": 0, "correct": 0, "recall": 0.0,
                       "support": support}
         else:
             n_ok = int(ok[:best + 1].sum())
             out[c] = {"threshold": round(float(confs[best]) - 1e-6, 6), "precision": round(n_ok / (best + 1), 4),
                       "accepted": best + 1, "correct": n_ok,
-                      "coverage": round(n_ok / support, 4) if support else None, "support": support}
+                      "recall": round(n_ok / support, 4) if support else None, "support": support}
     return out
 
 

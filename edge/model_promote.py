@@ -6,7 +6,8 @@ balanced accuracy of the top class, and the precision of the reads each accepts 
 (the reads inspectors do not look at). NEW must reach each of the three within `--tolerance` of the current
 model, else nothing changes and the command exits 3 naming the figures that got worse. On success NEW is copied
 over the manifest's cargo model (`models/cargo/cargo_cls.onnx`; the old file is kept as
-`cargo_cls.onnx.previous`), its model card comes along when it sits next to NEW, and the manifest entry gets
+`cargo_cls.onnx.previous`), its model card (and `cv/` report) come along when they sit next to NEW and the card
+names NEW's sha256, and the manifest entry gets
 the new sha256, size, thresholds and a `promoted` record (when, on what, both models' figures) — the runtime
 refuses any file whose sha256 is not the one recorded.
 """
@@ -107,12 +108,26 @@ def promote(new_path: str | Path, eval_dirs: list[str], manifest_path: str | Pat
         log(f"error: copying {new_path} changed it; nothing promoted")
         return 2
     os.replace(tmp, dest)
-    card = new_path.with_name("model_card.json")
-    if card.is_file() and json.loads(card.read_text(encoding="utf-8")).get("onnx", {}).get("sha256") == new_sha:
+    card_path = new_path.with_name("model_card.json")
+    card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else {}
+    if card.get("onnx", {}).get("sha256") == new_sha:
+        rec, pre = card.get("recipe", {}), card.get("preprocessing", {})
+        entry["description"] = (f"cargo classifier ({len(new.classes)} classes), {rec.get('title', rec.get('arch', ''))}; "
+                                f"1x3x{pre.get('imgsz', new.size)}x{pre.get('imgsz', new.size)} RGB, softmax output, "
+                                "per-class abstention thresholds in the ONNX metadata; trained by `smartgate train "
+                                "cargo`, see models/cargo/model_card.md")
         for suffix in (".json", ".md"):
             src = new_path.with_name("model_card" + suffix)
             if src.is_file() and src.resolve() != dest.with_name("model_card" + suffix).resolve():
                 shutil.copyfile(src, dest.with_name("model_card" + suffix))
+        cv_src, cv_dest = new_path.parent / "cv", dest.parent / "cv"
+        if (cv_src / "report.md").is_file() and cv_src.resolve() != cv_dest.resolve():
+            # the card's grouped-CV report (figures, confusion PNGs); per-image predictions stay with the run
+            shutil.rmtree(cv_dest, ignore_errors=True)
+            cv_dest.mkdir(parents=True)
+            for f in [cv_src / "report.md", cv_src / "cv.json", *sorted(cv_src.glob("*.png"))]:
+                if f.is_file():
+                    shutil.copyfile(f, cv_dest / f.name)
     previous = entry["sha256"]
     entry.update({"sha256": new_sha, "size": new_path.stat().st_size})
     if new.model_thresholds:

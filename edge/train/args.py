@@ -42,7 +42,8 @@ def add_cargo_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--yolo-yaml", default="yolo11n-cls.yaml")
     p.add_argument("--compare", action="append", metavar="CARD.json", help="include another run's results")
     p.add_argument("--card-only", action="store_true",
-                   help="do not train: merge --compare/--note into OUT/model_card.json and rewrite the cards")
+                   help="do not train: merge --compare/--note (and --latency-runs) into OUT/model_card.json, "
+                   "rewrite the cards and the CV report")
     p.add_argument("--note", action="append", help="a line for the model card's notes (repeatable)")
 
 

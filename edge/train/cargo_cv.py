@@ -118,10 +118,10 @@ def write_cv_report(out: Path, cv: dict, oof: dict[str, list[dict]], titles: dic
     (out / "oof.json").write_text(json.dumps({"classes": CARGO_CLASSES, "candidates": oof}, ensure_ascii=False),
                                   encoding="utf-8")
     (out / "cv.json").write_text(json.dumps(cv, indent=1, ensure_ascii=False), encoding="utf-8")
-    pngs = {}
     for name, s in cv["candidates"].items():
-        pngs[name] = plot_confusion(s["argmax"], out / f"{name}_confusion.png",
-                                    f"{name}: grouped CV, real photos, top class").name
+        if name.endswith(TTA):  # its figures are in the tables; the plots would repeat its recipe's
+            continue
+        plot_confusion(s["argmax"], out / f"{name}_confusion.png", f"{name}: grouped CV, real photos, top class")
         plot_confusion(s["at_threshold"], out / f"{name}_confusion_threshold.png",
                        f"{name}: grouped CV at thresholds (precision >= {cv['target_precision']})")
     L = ["# Cargo classifier — grouped cross-validation", "", f"Command: `{cv['command']}`", "",
@@ -136,8 +136,10 @@ def write_cv_report(out: Path, cv: dict, oof: dict[str, list[dict]], titles: dic
         L += ["", f"### {name}", "", titles.get(name.removesuffix(TTA), name) + (" + flip TTA" if name.endswith(TTA)
                                                                                else ""), ""]
         L += per_class_table(s)
-        L += ["", f"![confusion {name}]({pngs[name]}) ![at thresholds]({name}_confusion_threshold.png)", "",
-              "Per source (top class): " + "; ".join(f"{k} {v['correct']}/{v['n']}" for k, v in s["by_source"].items())]
+        if not name.endswith(TTA):
+            L += ["", f"![confusion {name}]({name}_confusion.png) ![at thresholds]({name}_confusion_threshold.png)"]
+        L += ["", "Per source (top class): " + "; ".join(f"{k} {v['correct']}/{v['n']}"
+                                                         for k, v in s["by_source"].items())]
     (out / "report.md").write_text("\n".join(L) + "\n", encoding="utf-8")
 
 
@@ -154,13 +156,13 @@ def candidate_table(cands: dict[str, dict], titles: dict[str, str]) -> list[str]
 
 
 def per_class_table(s: dict) -> list[str]:
-    L = ["| class | n | recall | precision | threshold | precision at threshold | coverage at threshold |",
-         "|---|---:|---:|---:|---:|---:|---:|"]
+    L = ["| class | n | recall | precision | threshold | precision at threshold | recall at threshold | "
+         "coverage at threshold |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for c, v in s["argmax"]["per_class"].items():
         t = s["thresholds"][c]
         thr = "never" if t["threshold"] > 1 else f"{t['threshold']:.3f}"
         L.append(f"| {c} | {v['support']} | {_f(v['recall'])} | {_f(v['precision'])} | {thr} | "
-                 f"{_f(t['precision'])} | {_f(s['at_threshold']['per_class'][c].get('coverage'))} |")
+                 f"{_f(t['precision'])} | {_f(t['recall'])} | {_f(s['at_threshold']['per_class'][c].get('coverage'))} |")
     return L
 
 

@@ -9,6 +9,9 @@ output contract and cost do not change between recipes): what differs is which p
   gate views, class-balanced.
 - `partial`: the last block (15), the head conv and the classifier fine-tuned on strongly augmented views (one
   random view per image per epoch), class-balanced, head initialised by a probe.
+- `probe-imagenet`: frozen backbone + logistic regression on the ImageNet head's log-probabilities (1000 named
+  classes: "pomegranate", "carton", "freight car", ...) instead of the 1280 pooled features; same views and data
+  as `probe`. The exported network keeps the ImageNet head and adds the 1000 -> 7 layer (+1.3 MFLOP).
 - `shipped`: the recipe of the model shipped before issue #19: blocks 14-15 + head conv + classifier fine-tuned
   on 3 lightly augmented views (every view every epoch), 6 epochs, lr 1e-3, class weights 1/sqrt(frequency).
   (Issue #19 calls it the "full fine-tune"; it never trained blocks 0-13.)
@@ -44,6 +47,7 @@ class Recipe:
     probe_steps: int = 300  # finetune: AdamW steps of the head's initial probe
     synthetic: bool = True  # train on the synthetic gate views too
     dropout: float = 0.2
+    features: str = "pooled"  # probe: "pooled" (1280-d) or "imagenet_logp" (log-softmax of the ImageNet head)
 
     def describe(self) -> dict:
         return asdict(self)
@@ -55,6 +59,9 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
            standardize=False, synthetic=False),
     Recipe("probe", "(a') frozen Lite0 + logistic regression on 8 strong views + synthetic gate views, balanced",
            "probe", policy="strong", views=8, probe_views="all", class_weight="balanced", probe_c=0.1),
+    Recipe("probe-imagenet", "(a'') frozen Lite0 + logistic regression on the ImageNet head's log-probabilities, "
+           "8 strong views + synthetic gate views, balanced", "probe", policy="strong", views=8, probe_views="all",
+           class_weight="balanced", probe_c=1.0, features="imagenet_logp"),
     Recipe("partial", "(b) partial fine-tune: block 15 + head, strong augmentation (8 views), balanced",
            "finetune", policy="strong", views=8, start=15, epochs=12, lr=5e-4, epoch_views="sample",
            class_weight="balanced"),
@@ -100,6 +107,7 @@ def new_model():
 
     model = EfficientNetLite0(num_classes=1000)
     load_imagenet(model)
+    model.imagenet_fc = model._fc  # kept for the `imagenet_logp` features; not part of forward()
     model._fc = nn.Linear(1280, len(CARGO_CLASSES))
     model.eval()
     for p in model.parameters():
@@ -150,6 +158,15 @@ def fit_linear(feats, y, weights, c: float, standardize: bool, max_iter: int = 5
         return wf.detach().clone(), (b - wf @ mu).detach().clone()
 
 
+def head_input(model, feats, features: str):
+    """What the trained linear layer sees: the pooled features, or the ImageNet head's log-probabilities."""
+    import torch
+
+    if features == "imagenet_logp":
+        return torch.log_softmax(model.imagenet_fc(feats), dim=-1)
+    return feats
+
+
 class Trained:
     """A trained recipe: predicts on cached activations and becomes a full network for export."""
 
@@ -165,7 +182,25 @@ class Trained:
         else:
             feats = pooled(self.model, acts, START)
         with torch.no_grad():
-            return torch.softmax(self.model._fc(feats), dim=1).numpy()
+            return torch.softmax(self.model._fc(head_input(self.model, feats, self.recipe.features)), dim=1).numpy()
+
+    def network(self):
+        """image -> logits over the classes (the module to export)."""
+        import torch
+
+        if self.recipe.features != "imagenet_logp":
+            return self.model
+
+        class WithImagenetHead(torch.nn.Module):
+            def __init__(self, m) -> None:
+                super().__init__()
+                self.m = m
+
+            def forward(self, x):
+                f = self.m.tail_features(self.m.stem(x, len(self.m._blocks)), len(self.m._blocks))
+                return self.m._fc(torch.log_softmax(self.m.imagenet_fc(f), dim=-1))
+
+        return WithImagenetHead(self.model)
 
 
 def train(recipe: Recipe, acts: np.ndarray, y: np.ndarray, seed: int = 0, pooled_feats=None,
@@ -183,8 +218,11 @@ def train(recipe: Recipe, acts: np.ndarray, y: np.ndarray, seed: int = 0, pooled
         pooled_feats = pooled(model, acts[:, :v_used], START)
     feats = torch.as_tensor(pooled_feats)[:, :v_used]
     if recipe.kind == "probe":
-        w, b = fit_linear(feats.reshape(-1, feats.shape[-1]), y_t.repeat_interleave(v_used), cw, recipe.probe_c,
-                          recipe.standardize)
+        with torch.no_grad():
+            x = head_input(model, feats.reshape(-1, feats.shape[-1]), recipe.features)
+        w, b = fit_linear(x, y_t.repeat_interleave(v_used), cw, recipe.probe_c, recipe.standardize)
+        if w.shape[1] != model._fc.in_features:
+            model._fc = torch.nn.Linear(w.shape[1], len(CARGO_CLASSES)).requires_grad_(False)
         with torch.no_grad():
             model._fc.weight.copy_(w)
             model._fc.bias.copy_(b)
