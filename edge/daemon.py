@@ -231,7 +231,8 @@ class Daemon:
         def save_evidence(p: Passage) -> None:
             for img in images:
                 try:
-                    p.evidence.append(self.evidence.save(img.image, img.kind, img.camera, p.id, img.frame_time))
+                    p.evidence.append(self.evidence.save(img.image, img.kind, img.camera, p.id, img.frame_time,
+                                                         key=img.key))
                 except (OSError, ValueError) as e:  # a full disk or a bad crop loses evidence, never the verdict
                     log.error("passage %s: evidence %s not saved: %s", p.id, img.kind, e)
 

@@ -179,9 +179,12 @@ def split_sql(script: str) -> list[str]:
 def _private_file(path: Path) -> None:
     """The database holds password hashes and session tokens: create it 0600 (SQLite gives its -wal/-shm files
     the database's mode) and take group/other access off an existing one."""
+    # Never open() an existing database file here: closing any descriptor of a file drops every POSIX lock this
+    # process holds on it, including SQLite's own (other connections in this process then see "disk I/O error").
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        os.close(fd)
+        if not path.exists():
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
             os.chmod(path, mode & 0o700)

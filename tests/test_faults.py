@@ -348,3 +348,30 @@ def test_calibration_refuses_a_fifo_among_the_checkerboards(tmp_path: Path) -> N
     os.mkfifo(tmp_path / "board01.png")
     with pytest.raises(CalibrationError, match="regular file"):
         calibrate_folder(tmp_path, (9, 6), 25.0)
+
+
+def test_opening_the_database_again_keeps_this_process_connections_working(tmp_path: Path) -> None:
+    """The daemon opens the same file several times (Store, Outbox, review): creating a Store must never
+    open()/close() an existing database file itself, as closing any descriptor drops every POSIX lock the
+    process holds on it, SQLite's included ("disk I/O error" on the other connections, seen with a broker away)."""
+    from edge.outbox import Outbox
+
+    db = tmp_path / "gate.db"
+    first = Store(db)
+    first.save_passage(_passage("d" * 32))
+    boxes = [Outbox(db) for _ in range(3)]
+    reader = ("import sqlite3, sys\n"  # another process that looks at the database, as tests and operators do
+              "c = sqlite3.connect(sys.argv[1]); print(c.execute('SELECT COUNT(*) FROM passages').fetchone()[0])\n"
+              "c.close()\n")
+    try:
+        for i in range(12):
+            first.save_passage(_passage(f"{i:032x}"))
+            boxes[i % 3].enqueue("t", b"x", event_id=f"{i:032x}")
+            seen = subprocess.run([sys.executable, "-c", reader, str(db)], capture_output=True, text=True, timeout=30)
+            assert seen.returncode == 0 and int(seen.stdout) == i + 2, seen.stderr
+            assert boxes[0].depth() == i + 1
+        assert first.count_passages() == 13
+    finally:
+        for b in boxes:
+            b.close()
+        first.close()

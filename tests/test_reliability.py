@@ -34,6 +34,7 @@ GATE = "rel-gate"
 PREFIX = "sg"
 FPS = 40
 TRUCK_FRAMES, GAP_FRAMES = 6, 8
+LEAD_FRAMES = 40  # 1 s of empty lane first: the daemon learns the empty lane (pipeline.warmup_s) before a truck
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +44,7 @@ def make_footage(folder: Path, trucks: int) -> Path:
     bg = np.full((96, 128, 3), 40, np.uint8)
     truck = bg.copy()
     truck[20:80, 10:118] = 220
-    frames = [bg] * 10 + ([truck] * TRUCK_FRAMES + [bg] * GAP_FRAMES) * trucks
+    frames = [bg] * LEAD_FRAMES + ([truck] * TRUCK_FRAMES + [bg] * GAP_FRAMES) * trucks
     ok_bg, ok_truck = cv2.imencode(".png", bg)[1].tobytes(), cv2.imencode(".png", truck)[1].tobytes()
     for i, f in enumerate(frames):
         (folder / f"f{i:05d}.png").write_bytes(ok_truck if f is truck else ok_bg)
