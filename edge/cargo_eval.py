@@ -330,7 +330,7 @@ def main_cv(args) -> int:
     classes = oof["classes"]
     report = {"run": str(run), "target_precision": args.target_precision, "candidates": {}}
     for name, rows in oof["candidates"].items():
-        real = [r for r in rows if r["source"] != "synthetic"]
+        real = [r for r in rows if r["source"] not in ("synthetic", "outlier")]
         truth, top, conf = [r["label"] for r in real], [r["pred"] for r in real], [r["confidence"] for r in real]
         m = metrics(truth, top, classes)
         th = pick_thresholds(truth, top, conf, classes, args.target_precision)
@@ -382,3 +382,60 @@ def main_cargo_eval(args) -> int:
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
     return 0
+
+
+# ---------------------------------------------------------------- gate footage
+
+
+def footage_check(clf: CargoClassifier, clip_root: str | Path, every: int = 2) -> dict:
+    """Every `every`-th frame of each lane's cargo camera (`<clip>/<lane>/cargo.mp4` + `truth.json`, the sample
+    footage's layout) through the classifier: frames while a truck's body is under the camera (truth
+    `camera_visible_s.cargo`) are right, wrong or `unknown`; frames with no truck are accepted (a class) or
+    `unknown`; each passage's frames are voted as the pipeline votes them (`edge.finalize.vote_cargo`)."""
+    from edge.domain import CargoRead
+    from edge.finalize import vote_cargo
+
+    out = {"frames_right": 0, "frames_wrong": 0, "frames_unknown": 0, "empty_frames": 0, "empty_frames_accepted": 0,
+           "passages": 0, "passages_right": 0, "passages_wrong": 0, "passages_unknown": 0, "wrong": []}
+    for truth_path in sorted(Path(clip_root).glob("*/truth.json")):
+        video = truth_path.parent / "cargo.mp4"
+        if not video.is_file():
+            continue
+        truth = json.loads(truth_path.read_text(encoding="utf-8"))
+        windows = [(p["camera_visible_s"]["cargo"], p["cargo"]) for p in truth["passages"]
+                   if p.get("camera_visible_s", {}).get("cargo")]
+        reads: list[list[CargoRead]] = [[] for _ in windows]
+        cap = cv2.VideoCapture(str(video))
+        fps = cap.get(cv2.CAP_PROP_FPS) or float(truth.get("fps", 10))
+        i = 0
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            if i % every == 0:
+                t = i / fps
+                inside = [j for j, ((a, b), _) in enumerate(windows) if a <= t <= b]
+                near = any(a - 0.3 <= t <= b + 0.3 for (a, b), _ in windows)
+                r = clf.classify(frame)
+                if inside:
+                    j = inside[0]
+                    reads[j].append(r)
+                    key = "frames_unknown" if r.cls == UNKNOWN else "frames_right" if r.cls == windows[j][1] else \
+                        "frames_wrong"
+                    out[key] += 1
+                elif not near:
+                    out["empty_frames"] += 1
+                    out["empty_frames_accepted"] += r.cls != UNKNOWN
+            i += 1
+        cap.release()
+        for (win, label), rs in zip(windows, reads, strict=True):
+            v = vote_cargo(rs)
+            out["passages"] += 1
+            if v is None or v.cls == UNKNOWN:
+                out["passages_unknown"] += 1
+            elif v.cls == label:
+                out["passages_right"] += 1
+            else:
+                out["passages_wrong"] += 1
+                out["wrong"].append(f"{truth_path.parent.name} {win[0]:.1f}s: {label} read as {v.cls}")
+    return out

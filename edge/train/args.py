@@ -26,6 +26,10 @@ def add_cargo_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--imgsz", type=int, default=224)
     p.add_argument("--synthetic", type=int, default=100, help="synthetic cargo-camera views per class (0: none)")
     p.add_argument("--synthetic-seed", type=int, default=0)
+    p.add_argument("--outliers", type=int, default=300,
+                   help="synthetic cargo-camera frames without cargo, for outlier exposure (0: none)")
+    p.add_argument("--footage", action="append", metavar="CLIP",
+                   help="sample footage (CLIP/<lane>/cargo.mp4 + truth.json) to check the model on, frame by frame")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--eval", action="append", metavar="NAME=DIR", help="extra labelled set to report (repeatable)")

@@ -10,6 +10,10 @@ per-class abstention thresholds and model card.
   thresholds chosen on the out-of-fold predictions so that each class's precision is >= `--target-precision`.
 - The model: `--recipe` (`auto`: the CV winner) trained on all the data, exported to ONNX (opset 17, fixed
   1x3xSxS input, softmax output) with the class list, preprocessing and thresholds in its metadata.
+- Outlier exposure: `--outliers N` synthetic frames without cargo (`edge.train.cargo_outliers`) are trained
+  towards the uniform distribution by the recipes that use them, and every recipe is scored on held-out ones.
+- `--footage CLIP`: the exported model (and the one it replaces) on the sample footage's cargo camera, frame by
+  frame and passage by passage (`edge.cargo_eval.footage_check`).
 - `--arch yolo-cls`: an ultralytics YOLO classifier built from `yolo11n-cls.yaml` (no pretrained weights),
   trained from scratch by ultralytics' own trainer, for comparison only.
 
@@ -34,6 +38,7 @@ from edge.cargo_eval import evaluate, format_table, list_labelled, thresholded
 from edge.readers.cargo import CARGO_CLASSES, CargoClassifier, default_model_path
 from edge.train.cargo_cv import (
     TTA,
+    _as,
     candidate_table,
     choose,
     per_class_table,
@@ -65,7 +70,8 @@ CV_DESIGN = [
     "images are grouped by near-duplicate clusters (perceptual hash under the 8 flips/rotations, Hamming "
     "distance <= 10) and by file group (a gate passage), and a cluster never spans folds. Their figures measure "
     "new photos of the SAME source (camera, background, style): optimistic for photos from elsewhere.",
-    "Synthetic gate views are folded too but scored apart; they are in the training part of every fold.",
+    "Synthetic gate views and synthetic frames without cargo (road, cab, the edge of a body) are folded too "
+    "(they are in the training part of every fold) but scored apart from the real photos.",
     "Real photos only ever appear in the test part of one fold; the figures are out-of-fold predictions of all "
     "of them. Thresholds are picked on those same predictions (no separate test set is left for them), so "
     "their precision is an in-sample estimate, and for classes with a handful of images a noisy one.",
@@ -282,6 +288,23 @@ def write_card(out: Path, card: dict) -> None:
             line += (f"; the model it replaces ({lat['baseline_file']}), alternating with it in the same process: "
                      f"median {b['median_ms']} ms, p90 {b['p90_ms']} ms → {lat['change_pct']:+.1f} % on the median")
         L.append(line)
+    if card.get("footage"):
+        fo = card["footage"]
+        L += ["", "## On the sample gate footage (every 2nd frame of the cargo camera, onnxruntime)", "",
+              "Frames while a body is under the camera (cab and load), frames with no truck, and each passage's "
+              "frames voted as the pipeline votes them (`edge.finalize.vote_cargo`), for this model and the one it "
+              f"replaces ({fo['baseline_file']}).", "",
+              "| clip | model | frames right | frames wrong | frames unknown | no-truck frames accepted | "
+              "passages right | wrong | unknown |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for clip, both in fo["clips"].items():
+            for who in ("new", "baseline"):
+                f = both[who]
+                L.append(f"| `{clip}` | {'this model' if who == 'new' else 'replaced model'} | {f['frames_right']} | "
+                         f"{f['frames_wrong']} | {f['frames_unknown']} | {f['empty_frames_accepted']}/{f['empty_frames']}"
+                         f" | {f['passages_right']}/{f['passages']} | {f['passages_wrong']} | {f['passages_unknown']} |")
+        wrong = [w for both in fo["clips"].values() for w in both["new"]["wrong"]]
+        if wrong:
+            L += ["", "Passages this model reads wrong: " + "; ".join(wrong)]
     th = card.get("thresholds")
     if th:
         L += ["", f"## Abstention (per-class thresholds, precision >= {card['target_precision']} on grouped CV)", "",
@@ -326,6 +349,11 @@ def write_card(out: Path, card: dict) -> None:
                 L += ["", f"Synthetic gate views (out of fold): accuracy {_fmt(s['synthetic']['argmax']['accuracy'])}"
                       f", at thresholds coverage {_fmt(s['synthetic']['at_threshold']['coverage'])}, accepted "
                       f"accuracy {_fmt(s['synthetic']['at_threshold']['accepted_accuracy'])}."]
+            if s.get("outliers"):
+                o = s["outliers"]
+                L += ["", f"Synthetic frames without cargo (out of fold): {o['accepted']} of {o['n']} accepted as a "
+                      f"class at the thresholds{_as(o['accepted_as'])}, mean top probability "
+                      f"{o['mean_confidence']:.3f}."]
             L += ["", "Per source (top class): " + "; ".join(f"{k} {v['correct']}/{v['n']}"
                                                              for k, v in s["by_source"].items())]
         L += ["", "### What this CV can and cannot predict", "", *[f"- {x}" for x in cv["limits"]]]
@@ -461,11 +489,20 @@ def main_train(args) -> int:
     # frozen activations, once per view policy, for as many views as any recipe of it uses (>= 2: flip TTA)
     paths = [it.path for it in items]
     acts, feats = {}, {}
+    outliers = None
+    if args.outliers > 0:  # frames without cargo (edge.train.cargo_outliers), for outlier exposure and scoring
+        from edge.train.cargo_outliers import write_outliers
+
+        outliers = {"paths": write_outliers(cache / f"outliers_s{args.synthetic_seed}", args.outliers,
+                                            args.synthetic_seed), "acts": {}, "feats": {}}
     base = new_model()
     for policy in sorted({r.policy for r in recipes.values()}):
         v = max(2, *[r.views for r in recipes.values() if r.policy == policy])
         acts[policy] = frozen_activations(paths, policy, v, args.imgsz, cache, args.seed, args.threads)
         feats[policy] = pooled(base, acts[policy], START)
+        if outliers:
+            oa = frozen_activations(outliers["paths"], policy, v, args.imgsz, cache, args.seed, args.threads)
+            outliers["acts"][policy], outliers["feats"][policy] = oa, pooled(base, oa, START)
 
     cv = None
     thresholds = None
@@ -479,7 +516,7 @@ def main_train(args) -> int:
                      f"{info.multi_source_classes}, single-source {info.single_source_classes}")
         for note in info.notes:
             progress_log("  note: " + note)
-        oof = run_cv(items, cv_recipes, acts, feats, args.cv, args.seed, progress_log)
+        oof = run_cv(items, cv_recipes, acts, feats, args.cv, args.seed, progress_log, outliers)
         scores = {n: score(rows, args.target_precision) for n, rows in oof.items()}
         winner, why = choose(scores)
         if args.recipe == "auto":
@@ -513,7 +550,9 @@ def main_train(args) -> int:
     y = np.array([CARGO_CLASSES.index(it.cls) for it in items])
     use = np.array([it.real or r.synthetic for it in items])
     progress_log(f"training {r.name} on {int(use.sum())} images")
-    model = train(r, acts[r.policy][use], y[use], seed=args.seed, pooled_feats=feats[r.policy][use], progress=True)
+    model = train(r, acts[r.policy][use], y[use], seed=args.seed, pooled_feats=feats[r.policy][use], progress=True,
+                  outlier_acts=outliers["acts"][r.policy] if outliers else None,
+                  outlier_feats=outliers["feats"][r.policy] if outliers else None)
     onnx_path = out / "cargo_cls.onnx"
     export_onnx(_Probs(model.network()), onnx_path, args.imgsz,
                 _meta(f"lite0-{r.name}", args.imgsz, "squash", "minus1_1", thresholds=thresholds))
@@ -544,6 +583,17 @@ def _finish(args, out: Path, items: list[Item], res: dict, cv: dict | None, eval
         latency = compare_latency(onnx_path, base_path, args.latency_runs)  # 2 threads: the gate's default
         progress_log(f"latency per frame: {latency['new']['median_ms']} ms vs {latency['baseline']['median_ms']} ms "
                      f"({latency['change_pct']:+.1f} %)")
+    footage = None
+    if args.footage:
+        from edge.cargo_eval import footage_check
+
+        base_path = Path(args.latency_baseline) if args.latency_baseline else default_model_path()
+        footage = {"baseline_file": f"{base_path.name} sha256 {sha256(base_path)[:12]}", "clips": {}}
+        for d in args.footage:
+            footage["clips"][str(d)] = {
+                "new": footage_check(CargoClassifier(onnx_path, threads=2, verify=False), d),
+                "baseline": footage_check(CargoClassifier(base_path, threads=2, verify=False), d)}
+            progress_log(f"footage {d}: {footage['clips'][str(d)]}")
     card = {
         "name": "cargo_cls",
         "command": " ".join(["smartgate", *sys.argv[1:]]) if sys.argv and "smartgate" in sys.argv[0] else
@@ -556,8 +606,9 @@ def _finish(args, out: Path, items: list[Item], res: dict, cv: dict | None, eval
         "target_precision": args.target_precision,
         "thresholds": cv["candidates"][args.recipe]["thresholds"] if cv and args.recipe in cv["candidates"] else None,
         "latency": latency,
+        "footage": footage,
         "data": {"dirs": [str(d) for d in args.data], "split": args.split, "synthetic_per_class": args.synthetic,
-                 "synthetic_seed": args.synthetic_seed, "counts": counts(items),
+                 "synthetic_seed": args.synthetic_seed, "outliers": args.outliers, "counts": counts(items),
                  "sources": {c: dict(v) for c, v in sources_by_class(items).items()}},
         "cv": cv,
         "recipe": res["recipe"],

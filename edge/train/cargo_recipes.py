@@ -6,14 +6,17 @@ output contract and cost do not change between recipes): what differs is which p
 - `probe-baseline`: frozen backbone + logistic regression (L2, C = 1, no class weights, sklearn's defaults) on
   the image itself, real photos only — the naive baseline of issue #19.
 - `probe`: frozen backbone + logistic regression on 8 strongly augmented views per image plus the synthetic
-  gate views, class-balanced.
+  gate views, class-balanced, with outlier exposure: synthetic frames without cargo (empty road, a cab, the edge
+  of a body; `edge.train.cargo_outliers`) are trained towards the uniform distribution, so that such frames of a
+  real passage stay below the thresholds.
 - `partial`: the last block (15), the head conv and the classifier fine-tuned on strongly augmented views (one
-  random view per image per epoch), class-balanced, head initialised by a probe.
+  random view per image per epoch), class-balanced, head initialised by a probe, outlier exposure.
 - `probe-imagenet`: frozen backbone + logistic regression on the ImageNet head's log-probabilities (1000 named
   classes: "pomegranate", "carton", "freight car", ...) instead of the 1280 pooled features; same views and data
   as `probe`. The exported network keeps the ImageNet head and adds the 1000 -> 7 layer (+1.3 MFLOP).
 - `shipped`: the recipe of the model shipped before issue #19: blocks 14-15 + head conv + classifier fine-tuned
-  on 3 lightly augmented views (every view every epoch), 6 epochs, lr 1e-3, class weights 1/sqrt(frequency).
+  on 3 lightly augmented views (every view every epoch), 6 epochs, lr 1e-3, class weights 1/sqrt(frequency),
+  no outlier exposure.
   (Issue #19 calls it the "full fine-tune"; it never trained blocks 0-13.)
 """
 
@@ -48,6 +51,7 @@ class Recipe:
     synthetic: bool = True  # train on the synthetic gate views too
     dropout: float = 0.2
     features: str = "pooled"  # probe: "pooled" (1280-d) or "imagenet_logp" (log-softmax of the ImageNet head)
+    outlier_weight: float = 0.0  # outlier exposure: weight of the uniform-target loss on frames without cargo
 
     def describe(self) -> dict:
         return asdict(self)
@@ -57,14 +61,15 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
     Recipe("probe-baseline", "(a) frozen Lite0 + logistic regression, image itself, real photos only (issue #19 "
            "baseline)", "probe", policy="strong", views=1, probe_views="first", class_weight="none", probe_c=1.0,
            standardize=False, synthetic=False),
-    Recipe("probe", "(a') frozen Lite0 + logistic regression on 8 strong views + synthetic gate views, balanced",
-           "probe", policy="strong", views=8, probe_views="all", class_weight="balanced", probe_c=0.1),
+    Recipe("probe", "(a') frozen Lite0 + logistic regression on 8 strong views + synthetic gate views, balanced, "
+           "outlier exposure", "probe", policy="strong", views=8, probe_views="all", class_weight="balanced",
+           probe_c=0.1, outlier_weight=0.5),
     Recipe("probe-imagenet", "(a'') frozen Lite0 + logistic regression on the ImageNet head's log-probabilities, "
-           "8 strong views + synthetic gate views, balanced", "probe", policy="strong", views=8, probe_views="all",
-           class_weight="balanced", probe_c=1.0, features="imagenet_logp"),
-    Recipe("partial", "(b) partial fine-tune: block 15 + head, strong augmentation (8 views), balanced",
-           "finetune", policy="strong", views=8, start=15, epochs=12, lr=5e-4, epoch_views="sample",
-           class_weight="balanced"),
+           "8 strong views + synthetic gate views, balanced, outlier exposure", "probe", policy="strong", views=8,
+           probe_views="all", class_weight="balanced", probe_c=1.0, features="imagenet_logp", outlier_weight=0.5),
+    Recipe("partial", "(b) partial fine-tune: block 15 + head, strong augmentation (8 views), balanced, outlier "
+           "exposure", "finetune", policy="strong", views=8, start=15, epochs=12, lr=5e-4, epoch_views="sample",
+           class_weight="balanced", outlier_weight=0.5),
     Recipe("shipped", "(c) the model shipped before: blocks 14-15 + head, 3 light views, 6 epochs",
            "finetune", policy="light", views=3, start=14, epochs=6, lr=1e-3, epoch_views="all",
            class_weight="sqrt"),
@@ -128,9 +133,12 @@ def pooled(model, acts: np.ndarray, start: int = START, batch: int = 256):
     return torch.cat(out).reshape(*lead, -1)
 
 
-def fit_linear(feats, y, weights, c: float, standardize: bool, max_iter: int = 500):
+def fit_linear(feats, y, weights, c: float, standardize: bool, max_iter: int = 500, outliers=None,
+               outlier_weight: float = 0.0):
     """Multinomial logistic regression, L2 on the weights (sklearn's objective: C * sum(w_i * loss_i) +
-    ||W||^2 / 2), full-batch L-BFGS. Returns (W, b) acting on the raw features (standardisation folded in)."""
+    ||W||^2 / 2), full-batch L-BFGS. `outliers` (features of frames with no cargo) add `outlier_weight` times
+    their mean cross-entropy against the uniform distribution (outlier exposure). Returns (W, b) acting on the raw
+    features (standardisation folded in)."""
     import torch
     import torch.nn.functional as F
 
@@ -138,6 +146,7 @@ def fit_linear(feats, y, weights, c: float, standardize: bool, max_iter: int = 5
     mu = feats.mean(0) if standardize else torch.zeros(d)
     sd = feats.std(0) + 1e-3 if standardize else torch.ones(d)
     z = (feats - mu) / sd
+    zo = (outliers - mu) / sd if outliers is not None and outlier_weight > 0 else None
     k = len(CARGO_CLASSES)
     w = torch.zeros(k, d, requires_grad=True)
     b = torch.zeros(k, requires_grad=True)
@@ -149,6 +158,8 @@ def fit_linear(feats, y, weights, c: float, standardize: bool, max_iter: int = 5
     def closure():
         opt.zero_grad()
         loss = (F.cross_entropy(z @ w.T + b, y, reduction="none") * sw).mean() + lam / 2 * (w * w).sum()
+        if zo is not None:
+            loss = loss - outlier_weight * torch.log_softmax(zo @ w.T + b, dim=1).mean()
         loss.backward()
         return loss
 
@@ -204,9 +215,10 @@ class Trained:
 
 
 def train(recipe: Recipe, acts: np.ndarray, y: np.ndarray, seed: int = 0, pooled_feats=None,
-          progress: bool = False) -> Trained:
+          progress: bool = False, outlier_acts: np.ndarray | None = None, outlier_feats=None) -> Trained:
     """Train `recipe` on activations N x V x C x H x W (views as cached) with labels y (class indices).
-    `pooled_feats` N x V x 1280: the frozen pooled features, if already computed (probe recipes)."""
+    `pooled_feats` N x V x 1280: the frozen pooled features, if already computed (probe recipes).
+    `outlier_acts` / `outlier_feats` (M x V' x ...): frames without cargo, for recipes with outlier exposure."""
     import torch
 
     torch.manual_seed(seed)
@@ -217,21 +229,28 @@ def train(recipe: Recipe, acts: np.ndarray, y: np.ndarray, seed: int = 0, pooled
     if pooled_feats is None:
         pooled_feats = pooled(model, acts[:, :v_used], START)
     feats = torch.as_tensor(pooled_feats)[:, :v_used]
+    use_outliers = recipe.outlier_weight > 0 and outlier_acts is not None and len(outlier_acts)
+    if use_outliers and outlier_feats is None:
+        outlier_feats = pooled(model, outlier_acts, START)
     if recipe.kind == "probe":
         with torch.no_grad():
             x = head_input(model, feats.reshape(-1, feats.shape[-1]), recipe.features)
-        w, b = fit_linear(x, y_t.repeat_interleave(v_used), cw, recipe.probe_c, recipe.standardize)
+            xo = head_input(model, torch.as_tensor(outlier_feats).reshape(-1, feats.shape[-1]), recipe.features) \
+                if use_outliers else None
+        w, b = fit_linear(x, y_t.repeat_interleave(v_used), cw, recipe.probe_c, recipe.standardize, outliers=xo,
+                          outlier_weight=recipe.outlier_weight if use_outliers else 0.0)
         if w.shape[1] != model._fc.in_features:
             model._fc = torch.nn.Linear(w.shape[1], len(CARGO_CLASSES)).requires_grad_(False)
         with torch.no_grad():
             model._fc.weight.copy_(w)
             model._fc.bias.copy_(b)
         return Trained(recipe, model, [])
-    return _finetune(recipe, model, acts[:, :v_used], y, cw, feats, seed, progress)
+    return _finetune(recipe, model, acts[:, :v_used], y, cw, feats, seed, progress,
+                     (outlier_acts, torch.as_tensor(outlier_feats)) if use_outliers else None)
 
 
 def _finetune(recipe: Recipe, model, acts: np.ndarray, y: np.ndarray, cw: np.ndarray, feats, seed: int,
-              progress: bool) -> Trained:
+              progress: bool, outliers=None) -> Trained:
     import torch
     import torch.nn.functional as F
     from tqdm import tqdm
@@ -245,10 +264,15 @@ def _finetune(recipe: Recipe, model, acts: np.ndarray, y: np.ndarray, cw: np.nda
     fc.weight.requires_grad_(True)
     fc.bias.requires_grad_(True)
     flat, yy = feats.reshape(-1, feats.shape[-1]), y_t.repeat_interleave(v)
+    o_acts, o_feats = outliers if outliers is not None else (None, None)
+    o_flat = o_feats.reshape(-1, o_feats.shape[-1]) if o_feats is not None else None
     opt = torch.optim.AdamW(fc.parameters(), lr=3e-3, weight_decay=1e-3)
     for _ in range(recipe.probe_steps):
         opt.zero_grad()
-        F.cross_entropy(fc(flat), yy, weight=weights, label_smoothing=recipe.label_smoothing).backward()
+        loss = F.cross_entropy(fc(flat), yy, weight=weights, label_smoothing=recipe.label_smoothing)
+        if o_flat is not None:
+            loss = loss - recipe.outlier_weight * torch.log_softmax(fc(o_flat), dim=1).mean()
+        loss.backward()
         opt.step()
     # 2. blocks[start:] + head conv + bn1 affine + fc on the cached activations (BatchNorm statistics frozen)
     frozen_mid = list(model._blocks[START:recipe.start])
@@ -281,6 +305,14 @@ def _finetune(recipe: Recipe, model, acts: np.ndarray, y: np.ndarray, cw: np.nda
             yb = y_t[idx[:, 0]]
             logits = fc(F.dropout(model.tail_features(x, recipe.start), recipe.dropout, training=True))
             loss = F.cross_entropy(logits, yb, weight=weights, label_smoothing=recipe.label_smoothing)
+            if o_acts is not None:  # as many outlier frames as a quarter batch, each step
+                oi = rng.integers(0, len(o_acts), max(1, len(idx) // 4))
+                xo = torch.from_numpy(o_acts[oi, rng.integers(0, o_acts.shape[1], len(oi))].astype(np.float32))
+                with torch.no_grad():
+                    for blk in frozen_mid:
+                        xo = blk(xo)
+                lo = fc(model.tail_features(xo, recipe.start))
+                loss = loss - recipe.outlier_weight * torch.log_softmax(lo, dim=1).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
