@@ -86,7 +86,9 @@ class HubDb:
             conninfo, min_size=min_size, max_size=max_size, open=False, name=name,
             kwargs={"connect_timeout": max(1, int(connect_timeout_s)), "application_name": f"smartgate-{name}"},
             configure=_configure, check=ConnectionPool.check_connection, reconnect_timeout=24 * 3600.0,
-            timeout=30.0,
+            # A free connection normally comes at once; 5 s without one means the database is away: fail fast so
+            # the consumer counts the error, holds its batch and says so (30 s hid a dead database that long).
+            timeout=5.0,
         )
         self.pool.open(wait=wait, timeout=max(10.0, connect_timeout_s * 2))
         self.schema_version = 0
