@@ -1,6 +1,9 @@
 "use strict";
 
+// Shared by the box's review page and the hub's: the page names its login route and home on <body>.
 document.addEventListener("DOMContentLoaded", () => {
+  const loginApi = document.body.dataset.loginApi || "/api/review/login";
+  const home = document.body.dataset.home || "/review";
   const form = document.getElementById("login");
   const error = document.getElementById("error");
   form.addEventListener("submit", async (ev) => {
@@ -9,7 +12,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const body = { name: document.getElementById("name").value.trim(), password: document.getElementById("password").value };
     let r;
     try {
-      r = await fetch("/api/review/login", {
+      r = await fetch(loginApi, {
         method: "POST", credentials: "same-origin",
         headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
       });
@@ -18,7 +21,7 @@ document.addEventListener("DOMContentLoaded", () => {
       return;
     }
     if (r.ok) {
-      window.location.assign("/review");
+      window.location.assign(home);
     } else if (r.status === 429) {
       error.textContent = t("too_many", { s: r.headers.get("Retry-After") || "60" });
     } else {
