@@ -34,7 +34,8 @@ from edge.hub.report import compute as compute_report
 from edge.hub.report import to_csv
 from edge.payload import iso_utc
 from edge.reasons import known_codes, sentences
-from edge.review.auth import CSRF_HEADER, SESSION_COOKIE, SESSION_TTL, Auth, Principal, Role
+from edge.review.auth import CSRF_HEADER, SESSION_COOKIE, Auth, Principal, Role
+from edge.review.routes import DecideIn, LoginIn, login_response
 from edge.review.validation import MAX_OFFSET, QueryTime, SafeText
 from edge.store import Store, normalise_plate
 
@@ -51,17 +52,6 @@ _SAFE = {"GET", "HEAD", "OPTIONS"}
 IDENT = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 EVENT_ID = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 SEARCH = re.compile(r"^[A-Za-z0-9._\- \u00c0-\u1ef9\u4e00-\u9fff·]{1,64}$")
-
-
-class LoginIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=1024)
-
-
-class DecideIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    comment: SafeText = Field("", max_length=2000)
 
 
 class LinkIn(BaseModel):
@@ -375,21 +365,7 @@ def create_hub_app(hub: Hub) -> FastAPI:
 
     @app.post("/api/hub/login", tags=["session"], responses={401: {}, 429: {}})
     def login(body: LoginIn, request: Request) -> JSONResponse:
-        origin = request.headers.get("origin")
-        if origin and origin.split("://", 1)[-1] != request.headers.get("host", ""):
-            raise HTTPException(403, "cross-site login refused")
-        ip = request.client.host if request.client else "unknown"
-        result = auth.login(body.name, body.password, ip)
-        if isinstance(result, float):
-            if result > 0:
-                raise HTTPException(429, "too many failed logins; try again later",
-                                    headers={"Retry-After": str(int(result) + 1)})
-            raise HTTPException(401, "wrong user name or password")
-        cookie, who = result
-        resp = JSONResponse({"user": who.name, "role": who.role, "csrf": who.csrf})
-        resp.set_cookie(SESSION_COOKIE, cookie, max_age=int(SESSION_TTL.total_seconds()), path="/", httponly=True,
-                        samesite="strict", secure=request.url.scheme == "https")
-        return resp
+        return login_response(auth, body, request)  # the box's review login, on the hub's accounts
 
     @app.post("/api/hub/logout", status_code=204, tags=["session"])
     def logout(request: Request, who: Principal = viewer) -> Response:

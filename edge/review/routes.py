@@ -91,6 +91,27 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
+def login_response(auth: Auth, body: LoginIn, request: Request) -> JSONResponse:
+    """A password login for the box's review page and the hub's alike: same-origin check, the login limiter on
+    the TCP peer, 429 with Retry-After or 401, then the HttpOnly session cookie and the page's CSRF token."""
+    if not _same_origin(request):
+        raise HTTPException(403, "cross-site login refused")
+    ip = _client_ip(request)
+    result = auth.login(body.name, body.password, ip)
+    if isinstance(result, float):
+        if result > 0:
+            raise HTTPException(429, "too many failed logins; try again later",
+                                headers={"Retry-After": str(int(result) + 1)})
+        log.info("review: failed login as %r from %s", body.name[:64], ip)
+        raise HTTPException(401, "wrong user name or password")
+    cookie, who = result
+    resp = JSONResponse({"user": who.name, "role": who.role, "csrf": who.csrf})
+    resp.set_cookie(SESSION_COOKIE, cookie, max_age=int(SESSION_TTL.total_seconds()), path="/", httponly=True,
+                    samesite="strict", secure=request.url.scheme == "https")
+    log.info("review: %s logged in from %s", who.name, ip)
+    return resp
+
+
 def build_review_router(state: ApiState, auth: Auth | None = None) -> APIRouter:
     ctx = _Ctx(state, auth or Auth(state.store, shared_token=state.token), AuditLog(state.store))
     router = APIRouter()
@@ -145,22 +166,7 @@ def build_review_router(state: ApiState, auth: Auth | None = None) -> APIRouter:
     @router.post("/api/review/login", tags=["review"], responses={401: {}, 429: {}})
     def login(body: LoginIn, request: Request) -> JSONResponse:
         """Start a session: sets the HttpOnly `sg_session` cookie; returns the CSRF token for the page."""
-        if not _same_origin(request):
-            raise HTTPException(403, "cross-site login refused")
-        ip = _client_ip(request)
-        result = ctx.auth.login(body.name, body.password, ip)
-        if isinstance(result, float):
-            if result > 0:
-                raise HTTPException(429, "too many failed logins; try again later",
-                                    headers={"Retry-After": str(int(result) + 1)})
-            log.info("review: failed login as %r from %s", body.name[:64], ip)
-            raise HTTPException(401, "wrong user name or password")
-        cookie, who = result
-        resp = JSONResponse({"user": who.name, "role": who.role, "csrf": who.csrf})
-        resp.set_cookie(SESSION_COOKIE, cookie, max_age=int(SESSION_TTL.total_seconds()), path="/", httponly=True,
-                        samesite="strict", secure=request.url.scheme == "https")
-        log.info("review: %s logged in from %s", who.name, ip)
-        return resp
+        return login_response(ctx.auth, body, request)
 
     @router.post("/api/review/logout", status_code=204, tags=["review"])
     def logout(request: Request, who: Principal = viewer) -> Response:
