@@ -82,7 +82,6 @@ class Daemon:
         # Bounded: when storage is down the head passage waits and the lanes block here instead of memory growing.
         self.sink_q: queue.Queue[Finished | None] = queue.Queue(maxsize=cfg.storage.sink_backlog)
         self.sink_health = SinkHealth(self.sink_q.qsize, cfg.storage.sink_backlog)
-        self._retry_wake = threading.Event()  # never set: a plain interruptible sleep for the sink's backoff
         self._drain_deadline: float | None = None
         self.mqtt = None
         self.outbox = None
@@ -215,7 +214,9 @@ class Daemon:
                         delivery, steps = self._decide(item, with_declarations=False)
                     rescue(delivery.passage, st.database)
                     return
-                self._retry_wake.wait(wait)
+                if self._drain_deadline is not None:  # stopping: the last retry falls at the deadline, not after it
+                    wait = min(wait, max(0.0, self._drain_deadline - time.monotonic()))
+                time.sleep(wait)
 
     def _decide(self, item: Finished, with_declarations: bool) -> tuple[Delivery, list[Step]]:
         d, voted = item.draft, item.voted
