@@ -92,14 +92,11 @@ class SinkHealth:
         self.failing: StepFailed | None = None
         self.failing_since: float | None = None
         self._last_log = 0.0
-        self.failures_total = 0
-        self.recovered_total = 0
 
     def failed(self, passage_id: str, err: StepFailed, retry_in: float) -> None:
         now = time.monotonic()
         with self._lock:
             first = self.failing is None
-            self.failures_total += 1
             self.failing = err
             if first:
                 self.failing_since = now
@@ -115,8 +112,6 @@ class SinkHealth:
             was = self.failing
             since = self.failing_since
             self.failing, self.failing_since = None, None
-            if was is not None:
-                self.recovered_total += 1
         if was is not None:
             down = time.monotonic() - (since or time.monotonic())
             log.warning("passage %s delivered: %s recovered after %.0f s", passage_id, was.step, down)
