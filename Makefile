@@ -13,8 +13,9 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q -e '.[test]'
+$(STAMP): $(BIN)/python pyproject.toml tools/pyproject.toml
+	# The runtime (edge, cameras, calibration) and, as its own distribution, the developer tools (tools/).
+	$(BIN)/pip install -q -e '.[test]' -e tools
 	# PP-OCRv4 files (best on rotated vertical strips). --no-deps: its GUI opencv would clobber the headless one.
 	$(BIN)/pip install -q --no-deps rapidocr_onnxruntime==1.4.4
 	touch $(STAMP)

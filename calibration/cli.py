@@ -61,8 +61,8 @@ def _preview(args: argparse.Namespace) -> int:
     from calibration.intrinsics import CALIBRATION_MAX_PIXELS, CalibrationError
     from calibration.preview import write_preview
     from cameras.base import CameraError
+    from cameras.imageio import ImageError, load_image
     from edge.config import ConfigError, load_config
-    from edge.imageio import ImageError, load_image
 
     try:
         cfg = load_config(args.config)

@@ -202,13 +202,13 @@ CALIBRATION_MAX_PIXELS = 100_000_000  # checkerboard photos may come from a DSLR
 
 def calibrate_folder(folder: str | Path, board: tuple[int, int], square_mm: float) -> tuple[Intrinsics, list[Path]]:
     """Calibrate from every image in `folder`; returns the result and the files in the order used."""
-    from edge.imageio import ImageError, load_image
+    from cameras.imageio import ImageError, load_image
 
     files = image_files(folder)
 
     def load() -> Iterable[np.ndarray]:
         for f in files:
-            try:  # regular files, header-checked before decoding (edge/imageio.py)
+            try:  # regular files, header-checked before decoding (cameras/imageio.py)
                 yield load_image(f, max_pixels=CALIBRATION_MAX_PIXELS)
             except ImageError as e:
                 raise CalibrationError(str(e)) from None

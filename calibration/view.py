@@ -29,7 +29,7 @@ from calibration.zones import Polygon
 
 if TYPE_CHECKING:
     from edge.config import CameraConfig
-    from edge.domain import Box
+    from edge.domain.types import Box
 
 ViewKind = Literal["frame", "undistorted", "zone", "rectified"]
 FILL = (114, 114, 114)  # outside the read zone: flat mid grey, no edges for the text detector
@@ -231,7 +231,7 @@ class CameraView:
         """A reader's box in view pixels → the axis-aligned box around it in the raw frame (clipped)."""
         if box is None or self.identity:
             return box
-        from edge.domain import Box
+        from edge.domain.types import Box
 
         corners = rect_corners((box.w, box.h)) + [box.x, box.y]
         p = self.to_frame(_densify(corners, 4), shape)

@@ -26,7 +26,7 @@ import cv2
 
 from cameras.base import CameraError, FrameSource
 from cameras.frame import CameraRole, Frame
-from edge.imageio import ImageError, open_regular
+from cameras.imageio import ImageError, open_regular
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from cameras.base import CameraError, FrameSource
 from cameras.frame import CameraRole, Frame
-from edge.imageio import ImageError, load_image
+from cameras.imageio import ImageError, load_image
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class ImageFolderSource(FrameSource):
         return False
 
     def _decode(self, path: Path) -> np.ndarray | None:
-        # The same size caps and messages as every other image input (edge.imageio); a file that vanished
+        # The same size caps and messages as every other image input (cameras.imageio); a file that vanished
         # or is unreadable is the same case as a bad file.
         try:
             return load_image(path)

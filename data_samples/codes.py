@@ -34,7 +34,7 @@ SIZE_TYPE_TEXT = {
 }
 ADR_PAIRS = [("33", "1203"), ("30", "1202"), ("80", "1830"), ("268", "1005"), ("50", "2067"), ("336", "1230")]
 
-# Deliberately independent of edge/readers/iso6346.py: the ground truth must not share a bug with the
+# Deliberately independent of edge/domain/iso6346.py: the ground truth must not share a bug with the
 # reader it is used to test.
 _LETTER_VALUES: dict[str, int] = {}
 _v = 10
@@ -65,7 +65,7 @@ class Plate:
     text: str  # normalised: uppercase, no separators, two-line = top + bottom
     display: str
     country: str  # "VN" | "CN"
-    format: str  # regex family, as edge/readers/plate_grammar.py names it: vn_truck, cn_ordinary
+    format: str  # regex family, as edge/domain/plate_grammar.py names it: vn_truck, cn_ordinary
     lines: int  # 1 or 2
     top: str  # what is printed on each line (one-line plates: everything in `top`)
     bottom: str

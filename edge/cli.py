@@ -9,7 +9,7 @@ import os
 import sys
 
 # OpenCV reads its own decoder pixel cap once, when cv2 is imported: set it before any subcommand imports
-# cv2. The same value as edge.imageio.OPENCV_MAX_PIXELS (a backstop; the header check there is the guard).
+# cv2. The same value as cameras.imageio.OPENCV_MAX_PIXELS (a backstop; the header check there is the guard).
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", "160000000")
 
 
@@ -42,7 +42,7 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--engine", default="smartgate", choices=["smartgate", "raw"],
                     help="raw: the shipped PP-OCR models end to end, for the baseline")
 
-    from edge.train.args import (  # argparse only
+    from smartgate_tools.train.args import (  # argparse only
         add_cargo_arguments,
         add_cargo_eval_arguments,
         add_dataset_arguments,
@@ -57,7 +57,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_dataset_arguments(sub)  # dataset export --since DATE OUT/
     add_model_arguments(sub)  # model promote NEW.onnx --eval DIR
 
-    from edge.bench.args import add_arguments as add_bench_arguments  # argparse only
+    from smartgate_tools.bench.args import add_arguments as add_bench_arguments  # argparse only
 
     add_bench_arguments(sub.add_parser("bench", help="pipeline vs naive baseline on sample footage: speed, accuracy"))
 
@@ -71,7 +71,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_report_arguments(sub.add_parser("report", help="gate figures over a date range from the hub's database"))
 
-    from edge.review.users import add_parser as add_user_parser  # argparse only
+    from edge.api.review.users import add_parser as add_user_parser  # argparse only
 
     add_user_parser(sub)  # user add NAME --role ROLE | user list | user token NAME …
     return p
@@ -98,11 +98,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return main_run(args)
     if args.command == "read":
-        from edge.evaluate import main_read
+        from smartgate_tools.evaluate import main_read
 
         return main_read(args)
     if args.command == "eval":
-        from edge.evaluate import main_eval
+        from smartgate_tools.evaluate import main_eval
 
         return main_eval(args)
     if args.command == "train":
@@ -111,23 +111,23 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             print("error: training needs torch, torchvision and ultralytics: pip install -e '.[train]'", file=sys.stderr)
             return 2
-        from edge.train.cargo import main_train
+        from smartgate_tools.train.train_cargo import main_train
 
         return main_train(args)
     if args.command == "cargo-eval":
-        from edge.cargo_eval import main_cargo_eval
+        from smartgate_tools.cargo_eval import main_cargo_eval
 
         return main_cargo_eval(args)
     if args.command == "dataset":
-        from edge.dataset_export import main_dataset
+        from smartgate_tools.dataset_export import main_dataset
 
         return main_dataset(args)
     if args.command == "model":
-        from edge.model_promote import main_model
+        from smartgate_tools.model_promote import main_model
 
         return main_model(args)
     if args.command == "bench":
-        from edge.bench.main import main_bench
+        from smartgate_tools.bench.main import main_bench
 
         return main_bench(args)
     if args.command == "calibrate":
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return main_report(args)
     if args.command == "user":
-        from edge.review.users import main_user
+        from edge.api.review.users import main_user
 
         return main_user(args)
     return 1

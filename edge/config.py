@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from cameras.frame import CameraRole
-from edge import commodities
+from edge.domain import commodities
 
 
 class _Strict(BaseModel):
@@ -148,7 +148,7 @@ class ApiConfig(_Strict):
     token_env: str | None = Field(
         None, description="environment variable holding a bearer token required on /api (none: open on localhost)"
     )
-    # HTTP server limits (edge/http_server.py).
+    # HTTP server limits (edge/api/server.py).
     max_connections: int = Field(
         256, ge=8, le=4096, description="open HTTP connections at most; beyond it idle keep-alive connections are "
         "closed to make room, else a new connection is closed at once (the gate's file handles stay free)"
@@ -288,7 +288,7 @@ class PipelineConfig(_Strict):
         None, ge=160, le=4096, description="long side (px) of the container reader's text detector input; "
         "null: the reader's default (960). Smaller is faster where the code text is large in the frame"
     )
-    # Vehicle-level segmentation (issue 18, edge/tracks.py): a passage follows a vehicle, not the zone.
+    # Vehicle-level segmentation (issue 18, edge/lane/tracks.py): a passage follows a vehicle, not the zone.
     warmup_s: float = Field(
         0.5, ge=0, le=60, description="start-up: the empty lane is learnt from frames spaced over this many seconds "
         "of a still scene with no plate in view (not from the first frame); until then occupancy opens no "
@@ -378,7 +378,7 @@ class PolicyConfig(_Strict):
 
 
 class DeclarationsConfig(_Strict):
-    """Matching declarations (manifests) to passages (edge/matching.py)."""
+    """Matching declarations (manifests) to passages (edge/decision/matching.py)."""
 
     match_window_h: float = Field(
         24.0, gt=0, le=24 * 30,
@@ -479,7 +479,7 @@ MAX_CONFIG_BYTES = 1024 * 1024  # a gate's config is a few kB
 
 def load_config(path: str | Path) -> Config:
     # Regular files only: a FIFO or /dev/zero given as the config must not hang or fill memory.
-    from edge.imageio import read_regular
+    from cameras.imageio import read_regular
 
     path = Path(path)
     data_bytes = read_regular(path, MAX_CONFIG_BYTES, ConfigError)

@@ -23,14 +23,14 @@ from pathlib import Path
 from cameras.base import FrameSource
 from edge import __version__
 from edge.config import Config, ConfigError, load_config
-from edge.declarations import Declaration
-from edge.domain import Direction, LaneChecks, Passage
-from edge.finalize import Voted, build_passage, vote_draft
-from edge.lane_frames import merged_frames
-from edge.matching import MatchResult, match_declaration
-from edge.passage import PassageDraft
-from edge.pipeline import LaneProcessor
-from edge.policy import LaneExpectations, PolicyRules
+from edge.decision.finalize import Voted, build_passage, vote_draft
+from edge.decision.matching import MatchResult, match_declaration
+from edge.decision.policy import LaneExpectations, PolicyRules
+from edge.domain.declarations import Declaration
+from edge.domain.types import Direction, LaneChecks, Passage
+from edge.lane.frames import merged_frames
+from edge.lane.passage import PassageDraft
+from edge.lane.pipeline import LaneProcessor
 from edge.readers.factory import build_readers
 from edge.sinks import Delivery, SinkHealth, Step, StepFailed, backoff_s, deliver, load_rescued, rescue
 
@@ -53,9 +53,9 @@ class Finished:
 class Daemon:
     def __init__(self, cfg: Config) -> None:
         from cameras.factory import open_source
-        from edge.evidence import EvidenceStore
         from edge.metrics import Metrics
-        from edge.store import Store
+        from edge.storage.evidence import EvidenceStore
+        from edge.storage.store import Store
 
         self.cfg = cfg
         self.stop = threading.Event()
@@ -86,8 +86,8 @@ class Daemon:
         self.mqtt = None
         self.outbox = None
         if cfg.mqtt is not None:
-            from edge.mqtt_sink import MqttPublisher
-            from edge.outbox import Outbox
+            from edge.comms.mqtt import MqttPublisher
+            from edge.storage.outbox import Outbox
 
             self.outbox = Outbox(cfg.storage.database)  # events survive a broker outage and a crash
             self.mqtt = MqttPublisher(
@@ -116,8 +116,8 @@ class Daemon:
     def _start_api(self) -> None:
         if not self.cfg.api.enabled:
             return
-        from edge.api import ApiState, create_app
-        from edge.http_server import build_server
+        from edge.api.app import ApiState, create_app
+        from edge.api.server import build_server
 
         state = ApiState(
             store=self.store,
@@ -137,7 +137,7 @@ class Daemon:
             problems=self.problems,
         )
         self.api_state = state
-        self._server = build_server(create_app(state), self.cfg.api)  # limits: edge/http_server.py
+        self._server = build_server(create_app(state), self.cfg.api)  # limits: edge/api/server.py
         t = threading.Thread(target=self._server.run, name="api", daemon=True)
         t.start()
         deadline = time.monotonic() + 10
@@ -438,7 +438,7 @@ def _demo_inspector(daemon: Daemon) -> None:
     password when the demo database has no users yet (never done for a real config)."""
     import secrets
 
-    from edge.review.auth import Auth
+    from edge.api.review.auth import Auth
 
     auth = Auth(daemon.store)
     if auth.list_users():
@@ -454,7 +454,7 @@ def _demo_declarations(daemon: Daemon, path: Path) -> None:
     `make demo` would flag them all `no_declaration` (demo database only; a real gate never does this)."""
     import json
 
-    from edge.declarations import Declaration, DeclarationIn
+    from edge.domain.declarations import Declaration, DeclarationIn
 
     items = json.loads(path.read_text(encoding="utf-8"))["declarations"]
     fresh, rearmed = 0, 0

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge.domain import Passage
+from edge.domain.types import Passage
 
 log = logging.getLogger("smartgate.sinks")
 

@@ -225,8 +225,8 @@ def make_passage(**overrides: Any) -> Any:
     """A realistic flagged passage (plate + one container with a bad check digit); override any field."""
     from datetime import UTC, datetime, timedelta
 
-    from edge.domain import CargoRead, ContainerRead, Evidence, Passage, PlateRead, Verdict
-    from edge.reasons import reason
+    from edge.domain.reasons import reason
+    from edge.domain.types import CargoRead, ContainerRead, Evidence, Passage, PlateRead, Verdict
 
     t0 = overrides.pop("started_at", datetime(2025, 3, 4, 1, 2, 3, 456000, tzinfo=UTC))
     fields: dict[str, Any] = {

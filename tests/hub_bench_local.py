@@ -1,4 +1,4 @@
-"""Run the hub benchmark (edge/hub/bench.py) on a throw-away PostgreSQL (fsync on) and Mosquitto on this machine.
+"""Run the hub benchmark (tools/smartgate_tools/bench/hub.py) on a throw-away PostgreSQL (fsync on) and Mosquitto on this machine.
 
     .venv/bin/python tests/hub_bench_local.py [--passages 1000000] [--out var/hub_bench.json]
 
@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def bench(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "edge.hub.bench", *args], cwd=REPO, check=True)
+    subprocess.run([sys.executable, "-m", "smartgate_tools.bench.hub", *args], cwd=REPO, check=True)
 
 
 def main() -> int:

@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from edge.comms.mqtt import MqttPublisher
 from edge.config import MqttConfig
-from edge.declarations import Declaration
-from edge.domain import CargoRead, ContainerRead, LaneChecks, Passage, PlateRead
+from edge.decision.policy import LaneExpectations, PassageFacts, PolicyRules, decide
+from edge.domain.declarations import Declaration
+from edge.domain.types import CargoRead, ContainerRead, LaneChecks, Passage, PlateRead
 from edge.hub.config import HubConfig, parse_hub_config
-from edge.mqtt_sink import MqttPublisher
-from edge.outbox import Outbox
-from edge.policy import LaneExpectations, PassageFacts, PolicyRules, decide
+from edge.storage.outbox import Outbox
 
 GATE = "huu-nghi"
 PREFIX = "sg"

@@ -9,11 +9,11 @@ import pytest
 from conftest import make_passage
 from fastapi.testclient import TestClient
 
-from edge.api import ApiState, create_app
-from edge.domain import Passage, PlateRead, Verdict
-from edge.evidence import EvidenceStore
+from edge.api.app import ApiState, create_app
+from edge.domain.types import Passage, PlateRead, Verdict
 from edge.metrics import Metrics
-from edge.store import Store
+from edge.storage.evidence import EvidenceStore
+from edge.storage.store import Store
 
 T0 = datetime(2025, 3, 4, 1, 0, tzinfo=UTC)
 

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from edge.api import ApiState, create_app
-from edge.declarations import MAX_BODY_BYTES, Declaration
-from edge.evidence import EvidenceStore
+from edge.api.app import ApiState, create_app
+from edge.domain.declarations import MAX_BODY_BYTES, Declaration
 from edge.metrics import Metrics
-from edge.store import Store
+from edge.storage.evidence import EvidenceStore
+from edge.storage.store import Store
 
 GOOD = "MSKU1234565"
 
@@ -184,7 +184,7 @@ def test_openapi_documents_the_declaration_body(env):
 
 
 def test_writing_is_never_anonymous_even_without_a_shared_token(tmp_path):
-    from edge.review.auth import Auth
+    from edge.api.review.auth import Auth
 
     e = Env(tmp_path, token=None)
     try:

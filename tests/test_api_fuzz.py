@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from edge.api import MAX_REQUEST_BYTES, ApiState, create_app
-from edge.evidence import EvidenceStore
+from edge.api.app import MAX_REQUEST_BYTES, ApiState, create_app
+from edge.api.review.auth import Auth
 from edge.metrics import Metrics
-from edge.review.auth import Auth
-from edge.store import Store
+from edge.storage.evidence import EvidenceStore
+from edge.storage.store import Store
 
 T0 = datetime(2025, 3, 4, 1, 0, tzinfo=UTC)
 # Schemathesis examples per operation; SMARTGATE_FUZZ_EXAMPLES raises it for a longer soak.

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import models
-from edge.imageio import ImageError, decode_image, header_size, load_image, reader_image
+from cameras.imageio import ImageError, decode_image, header_size, load_image, reader_image
 
 REPO = Path(__file__).resolve().parents[1]
 RNG = np.random.default_rng(7)
@@ -104,11 +104,11 @@ def test_reader_image_guard() -> None:
 
 @pytest.mark.slow
 def test_readers_on_garbage_arrays_answer_no_read() -> None:
-    from edge.ocr.engine import OcrEngine
     from edge.readers.cargo import CargoClassifier
     from edge.readers.cargo_text import CargoTextReader
     from edge.readers.container import ContainerReader
     from edge.readers.hazard import HazardPanelReader
+    from edge.readers.ocr.engine import OcrEngine
     from edge.readers.plate import PlateReader
 
     engine = OcrEngine(threads=1)

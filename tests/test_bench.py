@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from edge.bench.accuracy import PredictedPassage, aggregate, match_passages, score_lane
 from edge.cli import main
-from edge.policy import LaneExpectations, PolicyRules
+from edge.decision.policy import LaneExpectations, PolicyRules
+from smartgate_tools.bench.accuracy import PredictedPassage, aggregate, match_passages, score_lane
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_CLIP = REPO / "data_samples" / "clips" / "test"
@@ -82,7 +82,7 @@ def test_bench_json_fields_and_accuracy_against_truth(tmp_path: Path) -> None:
     assert bad_data["naive"] is None and bad_data["realtime_cameras"] is None
 
 
-# -- the pipeline levers the bench motivated (edge/pipeline.py) -----------------------------------------------------
+# -- the pipeline levers the bench motivated (edge/lane/pipeline.py) -----------------------------------------------------
 
 
 class CountingPlateReader:
@@ -90,7 +90,7 @@ class CountingPlateReader:
         self.calls = 0
 
     def read(self, image):  # noqa: ANN001, ANN201
-        from edge.domain import PlateRead
+        from edge.domain.types import PlateRead
 
         self.calls += 1
         return PlateRead(text="29C12345", display="29C-123.45", country="VN", format="vn_truck", confidence=0.95)
@@ -104,7 +104,7 @@ def _lane_run(pipeline: dict, plate_reader: CountingPlateReader | None = None) -
 
     from cameras.frame import Frame
     from edge.config import PipelineConfig, parse_config
-    from edge.pipeline import LaneProcessor, Readers
+    from edge.lane.pipeline import LaneProcessor, Readers
 
     cfg = parse_config({"gate": {"id": "g"}, "lanes": [{"id": "in1", "direction": "import"}], "cameras": [
         {"name": "p", "source": "x", "role": "plate", "lane": "in1"},
@@ -145,8 +145,8 @@ def test_plate_reads_stop_once_enough_confident_reads_agree() -> None:
 
 
 def test_bench_takes_calibration_and_pipeline_settings_from_the_samples_gate_config() -> None:
-    from edge.bench.footage import load_samples, replica_config, samples_config, site_config_for
     from edge.config import load_config
+    from smartgate_tools.bench.footage import load_samples, replica_config, samples_config, site_config_for
 
     site_path = site_config_for(TEST_CLIP)
     assert site_path == REPO / "data_samples" / "test.yaml"
@@ -167,8 +167,8 @@ def test_bench_takes_calibration_and_pipeline_settings_from_the_samples_gate_con
 
 
 def test_realtime_headline_is_the_largest_n_that_keeps_up_and_decides_within_a_second() -> None:
-    from edge.bench.realtime import RealtimeRun
-    from edge.bench.report import realtime_headline
+    from smartgate_tools.bench.realtime import RealtimeRun
+    from smartgate_tools.bench.report import realtime_headline
 
     def rt(n: int, dropped: int, latencies: list[float]) -> RealtimeRun:
         return RealtimeRun(cameras=n, lanes=1, seconds=40, delivered=1000 - dropped, dropped=dropped, lag_p50_s=0,
@@ -186,7 +186,7 @@ def test_realtime_headline_is_the_largest_n_that_keeps_up_and_decides_within_a_s
 
 
 def test_exit_time_is_the_last_camera_the_lane_has():
-    from edge.bench.runner import exit_time
+    from smartgate_tools.bench.runner import exit_time
 
     p = {"t_exit_s": 9.5, "camera_visible_s": {"plate": [1.0, 6.8], "container": [1.2, 9.1], "cargo": [1.4, 9.5]}}
     assert exit_time(p) == 9.5  # the full lane: truth.json's exit

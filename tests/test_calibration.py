@@ -243,7 +243,7 @@ def test_zone_view_crops_and_masks() -> None:
     before = frame.copy()
     view.prepare(frame)
     np.testing.assert_array_equal(frame, before)  # the frame (the evidence image) is never painted on
-    from edge.domain import Box
+    from edge.domain.types import Box
 
     assert view.box_to_frame(Box(x=10, y=20, w=30, h=40), frame.shape) == Box(x=170, y=260, w=30, h=40)
 
@@ -356,7 +356,7 @@ class RecordingPlateReader:
         self.shapes: list[tuple[int, ...]] = []
 
     def read(self, image: np.ndarray):  # type: ignore[no-untyped-def]
-        from edge.domain import Box, PlateRead
+        from edge.domain.types import Box, PlateRead
 
         self.shapes.append(image.shape)
         return PlateRead(text="29C12345", display="29C-123.45", country="VN", format="vn_truck", confidence=0.9,
@@ -366,7 +366,7 @@ class RecordingPlateReader:
 def test_pipeline_reads_the_prepared_view_and_maps_boxes_back() -> None:
     from cameras.frame import Frame
     from edge.config import PipelineConfig
-    from edge.pipeline import LaneProcessor, Readers
+    from edge.lane.pipeline import LaneProcessor, Readers
 
     cfg = parse_config({"gate": {"id": "g"}, "lanes": [{"id": "in1", "direction": "import"}], "cameras": [
         {"name": "front", "source": "x", "role": "plate", "lane": "in1",

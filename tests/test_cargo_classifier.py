@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.cargo_eval import list_labelled, metrics
 from edge.cli import main as cli_main
-from edge.domain import CargoRead
+from edge.domain.types import CargoRead
 from edge.readers.cargo import (
     CARGO_CLASSES,
     UNKNOWN,
@@ -22,8 +21,9 @@ from edge.readers.cargo import (
     default_model_path,
     preprocess,
 )
-from edge.train.synth import render_cargo_view, write_synthetic
 from models import load_manifest, sha256_file
+from smartgate_tools.cargo_eval import list_labelled, metrics
+from smartgate_tools.train.synth import render_cargo_view, write_synthetic
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "models" / "cargo" / "cargo_cls.onnx"

@@ -15,15 +15,16 @@ import numpy as np
 import pytest
 from conftest import make_passage
 
-from edge.cargo_eval import NEVER, apply_thresholds, pick_thresholds
+from edge.api.review.audit import AuditLog
+from edge.api.review.auth import Principal
 from edge.cli import main as cli_main
-from edge.domain import Box, CargoRead, ContainerRead
-from edge.evidence import EvidenceStore
+from edge.domain.types import Box, CargoRead, ContainerRead
 from edge.readers.cargo import CARGO_CLASSES, UNKNOWN, CargoClassifier
-from edge.review.audit import AuditLog
-from edge.review.auth import Principal
-from edge.store import Store
-from edge.train.cargo_data import (
+from edge.storage.evidence import EvidenceStore
+from edge.storage.store import Store
+from models import load_manifest, sha256_file
+from smartgate_tools.cargo_eval import NEVER, apply_thresholds, pick_thresholds
+from smartgate_tools.train.cargo_data import (
     Item,
     assign_folds,
     assign_groups,
@@ -32,8 +33,7 @@ from edge.train.cargo_data import (
     near_duplicate_pairs,
     phash_variants,
 )
-from edge.train.synth import render_cargo_view, write_synthetic
-from models import load_manifest, sha256_file
+from smartgate_tools.train.synth import render_cargo_view, write_synthetic
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "models" / "cargo" / "cargo_cls.onnx"

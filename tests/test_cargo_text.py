@@ -77,7 +77,7 @@ FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 
 @pytest.mark.skipif(not FONT.exists(), reason="DejaVu fonts not installed")
 def test_reader_finds_keywords_on_a_sack():
-    from edge.ocr.engine import OcrEngine
+    from edge.readers.ocr.engine import OcrEngine
 
     img = Image.new("RGB", (640, 360), (235, 235, 225))
     d = ImageDraw.Draw(img)

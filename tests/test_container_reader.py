@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.readers import iso6346
+from edge.domain import iso6346
 
 pytest.importorskip("onnxruntime")
 

@@ -14,17 +14,17 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from edge.api import ApiState, create_app
+from edge.api.app import ApiState, create_app
 from edge.config import MqttConfig, PolicyConfig, parse_config
 from edge.daemon import Daemon
-from edge.declarations import Declaration, DeclarationIn, parse_declaration
-from edge.domain import CargoRead, ContainerRead, PlateRead
-from edge.evidence import EvidenceStore
-from edge.matching import match_declaration
+from edge.decision.matching import match_declaration
+from edge.decision.policy import LaneExpectations, PassageFacts, PolicyRules, decide
+from edge.domain.declarations import Declaration, DeclarationIn, parse_declaration
+from edge.domain.reasons import reason
+from edge.domain.types import CargoRead, ContainerRead, PlateRead
 from edge.metrics import Metrics
-from edge.policy import LaneExpectations, PassageFacts, PolicyRules, decide
-from edge.reasons import reason
-from edge.store import Store
+from edge.storage.evidence import EvidenceStore
+from edge.storage.store import Store
 
 T0 = datetime(2025, 3, 4, 2, 0, tzinfo=UTC)
 BOX = ContainerRead(code="MSKU1234565", check_digit_ok=True, confidence=0.9)
@@ -215,7 +215,7 @@ def test_mqtt_trigger_with_a_vehicle_id_on_a_plain_lane_is_ignored(mosquitto):
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from edge.mqtt_sink import MqttPublisher
+    from edge.comms.mqtt import MqttPublisher
 
     on_trigger, lanes = _daemon_like()
     seen = threading.Event()

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from pydantic import ValidationError
 
-from edge.declarations import (
+from edge.domain.declarations import (
     SCHEMA_PATH,
     Declaration,
     DeclarationIn,
@@ -18,8 +18,8 @@ from edge.declarations import (
     error_message,
     schema_text,
 )
-from edge.readers.iso6346 import check_digit
-from edge.store import MIGRATIONS, Store
+from edge.domain.iso6346 import check_digit
+from edge.storage.store import MIGRATIONS, Store
 
 T0 = datetime(2025, 3, 4, 1, 0, tzinfo=UTC)
 GOOD = "MSKU1234565"  # check digit 5
@@ -101,7 +101,7 @@ def test_expected_at_without_zone_is_utc():
 
 
 def test_committed_schema_equals_the_model():
-    assert SCHEMA_PATH.read_text(encoding="utf-8") == schema_text(), "run: python -m edge.declarations"
+    assert SCHEMA_PATH.read_text(encoding="utf-8") == schema_text(), "run: python -m edge.domain.declarations"
     schema = declaration_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     v = jsonschema.Draft202012Validator(schema)

@@ -5,7 +5,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from edge.daemon import DEMO_CONFIG, _demo_declarations
-from edge.store import Store
+from edge.storage.store import Store
 
 DEMO_DECLARATIONS = DEMO_CONFIG.parent / "declarations.json"
 

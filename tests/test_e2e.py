@@ -16,9 +16,9 @@ import yaml
 from conftest import MqttCollector, free_port
 
 from data_samples import load_truth
-from edge.declarations import Declaration, DeclarationIn
-from edge.payload import load_schema
-from edge.store import Store
+from edge.comms.payload import load_schema
+from edge.domain.declarations import Declaration, DeclarationIn
+from edge.storage.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_YAML = REPO / "data_samples" / "test.yaml"

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from edge.evaluate import main_eval
+from smartgate_tools.evaluate import main_eval
 
 REPO = Path(__file__).resolve().parents[1]
 EVAL_DIR = REPO.parent / "shared" / "eval"

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.evidence import EvidenceStore
+from edge.storage.evidence import EvidenceStore
 
 T = datetime(2025, 3, 4, 23, 30, tzinfo=timezone(timedelta(hours=-2)))  # = 2025-03-05 01:30 UTC
 

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import cv2
 import numpy as np
 
-from edge.domain import ContainerRead
-from edge.evidence import EvidenceStore
-from edge.finalize import evidence_images, vote_draft
-from edge.passage import PassageAssembler
+from edge.decision.finalize import evidence_images, vote_draft
+from edge.domain.types import ContainerRead
+from edge.lane.passage import PassageAssembler
+from edge.storage.evidence import EvidenceStore
 
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 

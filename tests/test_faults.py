@@ -40,9 +40,9 @@ from test_reliability import (
 
 from edge.config import load_config
 from edge.daemon import Daemon
-from edge.domain import Passage, Verdict
+from edge.domain.types import Passage, Verdict
 from edge.sinks import RESCUE_DIR, Delivery, Step, StepFailed, deliver, load_rescued, rescue
-from edge.store import Store
+from edge.storage.store import Store
 
 pytestmark = pytest.mark.slow
 
@@ -220,9 +220,9 @@ def test_health_reports_sink_problems_in_words(tmp_path: Path) -> None:
     """The health model carries the daemon's alarms; shown here through the real app and a real store."""
     from fastapi.testclient import TestClient
 
-    from edge.api import ApiState, create_app
-    from edge.evidence import EvidenceStore
+    from edge.api.app import ApiState, create_app
     from edge.metrics import Metrics
+    from edge.storage.evidence import EvidenceStore
 
     store = Store(tmp_path / "gate.db")
     alarms: list[str] = []
@@ -354,7 +354,7 @@ def test_opening_the_database_again_keeps_this_process_connections_working(tmp_p
     """The daemon opens the same file several times (Store, Outbox, review): creating a Store must never
     open()/close() an existing database file itself, as closing any descriptor drops every POSIX lock the
     process holds on it, SQLite's included ("disk I/O error" on the other connections, seen with a broker away)."""
-    from edge.outbox import Outbox
+    from edge.storage.outbox import Outbox
 
     db = tmp_path / "gate.db"
     first = Store(db)

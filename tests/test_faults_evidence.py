@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from edge.config import load_config
-from edge.evidence import EvidenceStore
+from edge.storage.evidence import EvidenceStore
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "data_samples" / "demo.yaml"  # what `make demo` runs
 

@@ -1,4 +1,4 @@
-"""Issue #15, hardening of the HTTP side, each fault against a real uvicorn server (edge.http_server.build_server,
+"""Issue #15, hardening of the HTTP side, each fault against a real uvicorn server (edge.api.server.build_server,
 as the daemon runs it) on a free localhost port, with a real Store and real clients (raw sockets, httpx):
 
 slow clients and connection floods; the login limiter (proxy headers, parallel guesses, name sprays, per
@@ -23,14 +23,14 @@ import httpx
 import pytest
 from conftest import free_port, make_passage
 
-from edge.api import ApiState, create_app
+from edge.api.app import ApiState, create_app
+from edge.api.review.auth import CSRF_HEADER, Auth, AuthError, LoginLimiter, password_problem
+from edge.api.review.sse import ReviewEvents
+from edge.api.server import build_server, host_policy
 from edge.config import ApiConfig
-from edge.evidence import EvidenceStore
-from edge.http_server import build_server, host_policy
 from edge.metrics import Metrics
-from edge.review.auth import CSRF_HEADER, Auth, AuthError, LoginLimiter, password_problem
-from edge.review.sse import ReviewEvents
-from edge.store import Store
+from edge.storage.evidence import EvidenceStore
+from edge.storage.store import Store
 
 PASSWORD = "correct horse battery"
 SECURITY_HEADERS = ("content-security-policy", "x-content-type-options", "x-frame-options", "referrer-policy")
@@ -301,7 +301,7 @@ def test_keepalive_timeout_closes_idle_connections(tmp_path, template_db):
 
 
 def test_login_limit_is_not_bypassed_with_x_forwarded_for(gate, caplog):
-    caplog.set_level(logging.INFO, logger="edge.review.routes")
+    caplog.set_level(logging.INFO, logger="edge.api.review.routes")
     statuses = []
     with gate.client() as c:
         for i in range(20):
@@ -313,7 +313,7 @@ def test_login_limit_is_not_bypassed_with_x_forwarded_for(gate, caplog):
         assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
         assert statuses == [401] * LoginLimiter.FREE_FAILURES + [429] * (20 - LoginLimiter.FREE_FAILURES)
         gate.login(c, "vien", headers={"X-Forwarded-For": "203.0.113.99"})
-    logged = [r.getMessage() for r in caplog.records if r.name == "edge.review.routes"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "edge.api.review.routes"]
     assert len(logged) == LoginLimiter.FREE_FAILURES + 1
     assert all(m.endswith("from 127.0.0.1") for m in logged), logged
     ips = gate.store._conn().execute("SELECT ip FROM sessions").fetchall()

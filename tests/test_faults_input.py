@@ -19,8 +19,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge import imageio
-from edge.imageio import FORMATS, ImageError, decode_image, header_size, image_format, load_image
+from cameras import imageio
+from cameras.imageio import FORMATS, ImageError, decode_image, header_size, image_format, load_image
 
 REPO = Path(__file__).resolve().parents[1]
 RNG = np.random.default_rng(15)
@@ -290,7 +290,7 @@ def test_bmp_bomb_is_refused_fast_and_small(tmp_path: Path) -> None:
     bomb.write_bytes(bmp_rle8(30000, 30000))
     r = _child(f"""
         import json, time
-        from edge.imageio import ImageError, load_image
+        from cameras.imageio import ImageError, load_image
         def hwm_kb():  # VmHWM belongs to this process image; ru_maxrss may carry the forking parent's peak
             for line in open("/proc/self/status"):
                 if line.startswith("VmHWM:"):
@@ -326,7 +326,7 @@ def test_opencv_pixel_cap_is_set_before_cv2_is_imported() -> None:
         import json, os, struct, zlib
         import edge.cli  # noqa: F401  the `smartgate` entry point, imported before cv2
         import cv2, numpy as np
-        from edge import imageio
+        from cameras import imageio
         def chunk(kind, data):
             return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
         png = (b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 10000, 8, 2, 0, 0, 0))
@@ -369,7 +369,7 @@ def odd_files(tmp_path: Path) -> dict[str, Path]:
 def test_load_image_refuses_fifos_and_devices_without_hanging(odd_files: dict[str, Path]) -> None:
     r = _child(f"""
         import json
-        from edge.imageio import ImageError, load_image
+        from cameras.imageio import ImageError, load_image
         out = {{}}
         for path in {[str(odd_files[k]) for k in ("fifo", "zero", "folder", "link")] + ["/dev/zero"]!r}:
             try:
@@ -391,7 +391,7 @@ def test_a_path_swapped_for_a_fifo_after_the_check_is_refused_by_fstat(odd_files
     """The stat() check passes (the path was a regular file then); open() is O_NONBLOCK so it returns at
     once on the FIFO, and fstat() on the descriptor refuses it."""
     r = _child(f"""
-        from edge import imageio
+        from cameras import imageio
         imageio.not_regular_reason = lambda path: None  # the file was regular when it was checked
         try:
             imageio.load_image({str(odd_files["fifo"])!r})
@@ -457,7 +457,7 @@ def test_smartgate_eval_refuses_fifos_and_devices(tmp_path: Path) -> None:
     r = _child(f"""
         import json
         from pathlib import Path
-        from edge import evaluate
+        from smartgate_tools import evaluate
         from edge.cli import main
         rc = main(["eval", {str(tmp_path / "labels.csv")!r}])
         unreadable = [evaluate.imread(Path(p)) is None for p in ({str(tmp_path / "a.jpg")!r}, "/dev/zero")]

@@ -15,8 +15,8 @@ from conftest import MqttCollector
 from paho.mqtt.enums import CallbackAPIVersion
 from test_mqtt_inbound import BASE, GATE, Inbox, send
 
+from edge.comms.mqtt import MqttPublisher
 from edge.config import MqttConfig
-from edge.mqtt_sink import MqttPublisher
 
 GOOD = {"id": "NSW-1", "direction": "import", "plate": "29C-123.45", "lines": [{"hs_code": "3102.10"}]}
 
@@ -56,7 +56,7 @@ def test_retained_trigger_is_ignored_on_connect_and_on_every_reconnect(mosquitto
     # new subscription, so before the fix each (re)connect of the gate opened a passage nobody caused.
     send_retained(broker.url, f"{BASE}/in-1/trigger", json.dumps({"state": "start", "vehicle_id": "IGV-07"}))
     box = Inbox()
-    caplog.set_level(logging.WARNING, logger="edge.mqtt_sink")
+    caplog.set_level(logging.WARNING, logger="edge.comms.mqtt")
     pub = publisher(broker.url, box)
     try:
         # the retained one is sent on subscribe, before any later live one; only the live one is acted on

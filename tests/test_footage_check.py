@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.bench.accuracy import PredictedPassage
-from edge.bench.vehicles import Vehicle, load_footage, score_vehicles
+from smartgate_tools.bench.accuracy import PredictedPassage
+from smartgate_tools.bench.vehicles import Vehicle, load_footage, score_vehicles
 
 REPO = Path(__file__).resolve().parents[1]
 

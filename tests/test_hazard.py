@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from edge.ocr.engine import OcrEngine
 from edge.readers.hazard import HazardPanelReader, find_panels, has_orange
+from edge.readers.ocr.engine import OcrEngine
 
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval" / "cargo"
@@ -150,7 +150,7 @@ def test_real_hazard_plate_photos(reader):
 
 
 def test_vote_hazards_merges_frames_of_one_panel():
-    from edge.domain import HazardRead
+    from edge.domain.types import HazardRead
     from edge.readers.hazard import vote_hazards
 
     reads = [HazardRead(hazard_id="33", un_number="1203", hazard_class="3", confidence=0.9)] * 4 + [

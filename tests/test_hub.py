@@ -24,13 +24,13 @@ from hub_helpers import (
     wait_for,
 )
 
-from edge.declarations import DeclarationIn
+from edge.api.review.auth import Auth
+from edge.domain.declarations import DeclarationIn
 from edge.hub.api import create_hub_app
 from edge.hub.core import HubCore
 from edge.hub.db import HubDb, HubDbError, migrate, migrations
 from edge.hub.main import Hub
-from edge.review.auth import Auth
-from edge.store import Store
+from edge.storage.store import Store
 
 C1, C2, C3 = "MSKU1234565", "CSQU3054383", "TGHU1234567"
 
@@ -221,7 +221,7 @@ def test_box_claims_race_only_one_wins(pg_dsn, tmp_path, token_env):
 def test_box_asks_the_hub_over_http_and_decides_without_it_when_cut_off(tmp_path, pg_dsn, token_env):
     from conftest import free_port
 
-    from edge.domain import ContainerRead
+    from edge.domain.types import ContainerRead
     from edge.hub.client import HubClient
 
     port = free_port()
@@ -269,7 +269,7 @@ def test_box_claim_lost_answer_is_applied_at_ingest(tmp_path, hub, api, mosquitt
 
 def test_declaration_used_twice_by_boxes_is_re_decided(tmp_path, hub, mosquitto, pg_dsn):
     """Two boxes without a hub link matched one manifest locally: the second passage loses it at the hub."""
-    from edge.declarations import Declaration
+    from edge.domain.declarations import Declaration
 
     d = Declaration.received(DeclarationIn.model_validate(declaration_body("NSW-D", containers=[C1])))
     t0 = datetime.now(UTC) - timedelta(minutes=3)
@@ -314,7 +314,7 @@ def test_late_manifest_gives_revision_2_with_the_same_event_id(tmp_path, hub, ap
     assert body["verdict"]["status"] == "clear" and "late declaration NSW-LATE" in body["revision_reason"]
     import jsonschema
 
-    from edge.payload import load_schema
+    from edge.comms.payload import load_schema
 
     jsonschema.Draft202012Validator(load_schema()).validate(body)  # the hub's event keeps the published contract
     assert rows(pg_dsn, "SELECT revision, status FROM passage_revisions ORDER BY revision") == [(1, "flag"),
@@ -458,7 +458,7 @@ def test_retention_deletes_old_passages_keeps_decisions(tmp_path, pg_dsn, token_
     db = HubDb(pg_dsn, 1, 2)
     db.migrate()
     core = HubCore(cfg)
-    from edge.payload import passage_payload
+    from edge.comms.payload import passage_payload
 
     old = passage("in-1", "box-a", datetime.now(UTC) - timedelta(days=500))
     new = passage("in-1", "box-a", datetime.now(UTC) - timedelta(days=5))
@@ -498,8 +498,8 @@ def test_declaration_feed_over_mqtt_rejects_invalid_ones(tmp_path, hub, mosquitt
 def test_sweep_closes_the_passage_and_manifest_race_and_stale_claims_are_released(tmp_path, pg_dsn, token_env):
     from psycopg.types.json import Jsonb
 
-    from edge.declarations import Declaration
-    from edge.payload import passage_payload
+    from edge.comms.payload import passage_payload
+    from edge.domain.declarations import Declaration
 
     cfg = hub_config(tmp_path, pg_dsn, None)
     db = HubDb(pg_dsn, 1, 2)

@@ -15,11 +15,11 @@ import pytest
 from conftest import free_port
 from hub_helpers import TOKEN, declaration_body, hub_config, passage
 
-from edge.declarations import DeclarationIn
+from edge.api.review.auth import Auth
+from edge.comms.payload import passage_payload
+from edge.domain.declarations import DeclarationIn
 from edge.hub.main import Hub
-from edge.payload import passage_payload
-from edge.review.auth import Auth
-from edge.store import Store
+from edge.storage.store import Store
 
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"

@@ -21,7 +21,7 @@ from data_samples import load_truth
 from edge.hub.api import create_hub_app
 from edge.hub.main import Hub
 from edge.hub.report import compute
-from edge.store import Store
+from edge.storage.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "data_samples" / "demo.yaml"

@@ -17,11 +17,11 @@ import pytest
 import yaml
 from hub_helpers import GATE, TOKEN, hub_config, passage
 
-from edge.domain import Reason, Verdict
+from edge.comms.payload import passage_payload
+from edge.domain.types import Reason, Verdict
 from edge.hub.core import HubCore
 from edge.hub.db import HubDb
 from edge.hub.report import compute, to_csv
-from edge.payload import passage_payload
 
 REPO = Path(__file__).resolve().parents[1]
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")

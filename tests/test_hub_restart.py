@@ -157,7 +157,7 @@ def test_hub_killed_while_it_has_a_re_decision_to_publish(tmp_path, pg_dsn, mosq
     from conftest import MqttCollector
     from hub_helpers import declaration_body
 
-    from edge.declarations import DeclarationIn
+    from edge.domain.declarations import DeclarationIn
 
     monkeypatch.setenv("SG_HUB_TOKEN", "x" * 20)
     cfg = hub_config(tmp_path, pg_dsn, mosquitto.url, client_id="hub-outbox")

@@ -14,10 +14,10 @@ import yaml
 from conftest import make_passage
 from test_config_docs import _keys
 
+from edge.comms.payload import load_schema, passage_from_payload, passage_payload
 from edge.config import ConfigError, parse_config
-from edge.domain import LaneChecks
+from edge.domain.types import LaneChecks
 from edge.hub.config import HubConfig, parse_hub_config
-from edge.payload import load_schema, passage_from_payload, passage_payload
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = (REPO / "docs" / "hub.md").read_text(encoding="utf-8")

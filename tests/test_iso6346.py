@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.readers import iso6346 as iso
+from edge.domain import iso6346 as iso
 
 
 def test_letter_values_skip_multiples_of_eleven():

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from edge.declarations import Declaration, DeclarationIn
-from edge.domain import ContainerRead, PlateRead
-from edge.matching import PLATE_TOLERANT_CONF, explain_match, match_declaration
+from edge.decision.matching import PLATE_TOLERANT_CONF, explain_match, match_declaration
+from edge.domain.declarations import Declaration, DeclarationIn
+from edge.domain.types import ContainerRead, PlateRead
 
 T0 = datetime(2025, 3, 4, 1, 0, tzinfo=UTC)
 GOOD = "MSKU1234565"
@@ -163,7 +163,7 @@ def test_no_candidates_note():
 
 def test_with_the_store(tmp_path):
     """What the daemon does: candidates from SQLite, match, claim the declaration once."""
-    from edge.store import Store
+    from edge.storage.store import Store
 
     with Store(tmp_path / "gate.db") as store:
         store.save_declaration(decl("old", "29C12345", [GOOD], received=T0 - timedelta(days=5)))

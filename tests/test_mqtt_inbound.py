@@ -12,9 +12,9 @@ import pytest
 from conftest import MqttCollector
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edge.comms.mqtt import MqttPublisher
 from edge.config import MqttConfig
-from edge.declarations import Declaration
-from edge.mqtt_sink import MqttPublisher
+from edge.domain.declarations import Declaration
 
 GATE = "huu-nghi"
 BASE = f"sg/{GATE}"

@@ -13,10 +13,10 @@ import jsonschema
 import pytest
 from conftest import Mosquitto, MqttCollector, make_passage
 
+from edge.comms.mqtt import MqttPublisher, parse_broker_url
+from edge.comms.payload import load_schema
 from edge.config import MqttConfig
 from edge.metrics import Metrics
-from edge.mqtt_sink import MqttPublisher, parse_broker_url
-from edge.payload import load_schema
 
 REPO = Path(__file__).resolve().parents[1]
 GATE = "huu-nghi"
@@ -88,7 +88,7 @@ def test_camera_status_is_retained(mosquitto, publisher):
         assert msgs and msgs[0].retain
         body = msgs[0].json()
         assert body["state"] == "reconnecting" and body["detail"]["reconnects"] == 2
-        jsonschema.Draft202012Validator(load_schema(Path(REPO, "edge/schemas/camera_status.schema.json"))).validate(body)
+        jsonschema.Draft202012Validator(load_schema(Path(REPO, "edge/comms/schemas/camera_status.schema.json"))).validate(body)
     finally:
         col.close()
 
@@ -109,7 +109,7 @@ def test_clean_close_publishes_offline_retained(mosquitto, publisher):
 _CHILD = """
 import sys, time
 from edge.config import MqttConfig
-from edge.mqtt_sink import MqttPublisher
+from edge.comms.mqtt import MqttPublisher
 pub = MqttPublisher(MqttConfig(url=sys.argv[1], topic_prefix="sg", client_id="child-edge", keepalive_s=5), "huu-nghi")
 assert pub.wait_connected(10) and pub.wait_published(10)
 print("ready", flush=True)

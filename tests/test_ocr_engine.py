@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import models
-from edge.ocr.ctc import best_in, ctc_greedy, ctc_segments
-from edge.ocr.det_postprocess import db_postprocess, order_quad, reading_order
-from edge.ocr.engine import OcrEngine, crop_quad
+from edge.readers.ocr.ctc import best_in, ctc_greedy, ctc_segments
+from edge.readers.ocr.det_postprocess import db_postprocess, order_quad, reading_order
+from edge.readers.ocr.engine import OcrEngine, crop_quad
 
 
 def test_manifest_lists_sha256_and_licence_for_every_file():

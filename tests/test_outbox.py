@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from conftest import Mosquitto, MqttCollector, free_port, make_passage
 
+from edge.comms.mqtt import MqttPublisher
 from edge.config import MqttConfig
 from edge.metrics import Metrics
-from edge.mqtt_sink import MqttPublisher
-from edge.outbox import Outbox
-from edge.store import Store
+from edge.storage.outbox import Outbox
+from edge.storage.store import Store
 
 GATE = "huu-nghi"
 TOPIC = f"sg/{GATE}/in-1/passage"

@@ -2,9 +2,9 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from edge.domain import ContainerRead, PlateRead
-from edge.occupancy import OccupancyDetector
-from edge.passage import PassageAssembler
+from edge.domain.types import ContainerRead, PlateRead
+from edge.lane.occupancy import OccupancyDetector
+from edge.lane.passage import PassageAssembler
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 IMG = np.zeros((4, 4, 3), np.uint8)

@@ -13,8 +13,8 @@ import pytest
 from cameras.factory import open_source
 from data_samples import load_truth
 from edge.config import load_config
-from edge.lane_frames import merged_frames
-from edge.pipeline import LaneProcessor, Readers
+from edge.lane.frames import merged_frames
+from edge.lane.pipeline import LaneProcessor, Readers
 
 REPO = Path(__file__).resolve().parents[1]
 

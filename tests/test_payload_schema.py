@@ -10,14 +10,14 @@ import jsonschema
 import pytest
 from conftest import make_passage
 
-from edge.domain import PlateRead, Verdict
-from edge.payload import (
+from edge.comms.payload import (
     CAMERA_STATUS_SCHEMA_PATH,
     SCHEMA_VERSION,
     camera_status_payload,
     load_schema,
     passage_payload,
 )
+from edge.domain.types import PlateRead, Verdict
 
 VALIDATOR = jsonschema.Draft202012Validator(load_schema(), format_checker=jsonschema.FormatChecker())
 
@@ -116,7 +116,7 @@ def test_docs_example_is_valid():
 
 
 def test_hazards_cargo_text_and_declaration_id():
-    from edge.domain import HazardRead, TextEvidence
+    from edge.domain.types import HazardRead, TextEvidence
 
     p = make_passage(hazards=[HazardRead(hazard_id="33", un_number="1203", hazard_class="3", confidence=0.91),
                               HazardRead(confidence=0.6)],

@@ -1,4 +1,4 @@
-"""The reader cadences of LaneProcessor (edge/pipeline.py): novelty gating, hazard and cargo cadences, and the
+"""The reader cadences of LaneProcessor (edge/lane/pipeline.py): novelty gating, hazard and cargo cadences, and the
 sparse cadence once a reader's finds are confirmed. Fake readers count their calls; no models, no timings."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 
 from cameras.frame import Frame
 from edge.config import PipelineConfig, parse_config
-from edge.domain import CargoRead, ContainerRead, HazardRead, PlateRead, TextEvidence
-from edge.pipeline import LaneProcessor, Readers
+from edge.domain.types import CargoRead, ContainerRead, HazardRead, PlateRead, TextEvidence
+from edge.lane.pipeline import LaneProcessor, Readers
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ROLES = {"p": "plate", "c": "container", "g": "cargo"}

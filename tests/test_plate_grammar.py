@@ -2,7 +2,7 @@
 
 import pytest
 
-from edge.readers.plate_grammar import best_match, display, label_key, match, normalise
+from edge.domain.plate_grammar import best_match, display, label_key, match, normalise
 
 
 def test_normalise_strips_separators_and_folds_width():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from edge.ocr.engine import RecResult
+from edge.readers.ocr.engine import RecResult
 from edge.readers.plate import PlateReader, _extents_along, _Line
 
 

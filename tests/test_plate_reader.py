@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.ocr.engine import OcrEngine
+from edge.readers.ocr.engine import OcrEngine
 from edge.readers.plate import PlateReader, _ink_split_row
 
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from edge.ocr.engine import RecResult
+from edge.domain.plate_grammar import CN_PROVINCES, match
+from edge.readers.ocr.engine import RecResult
 from edge.readers.plate import _Candidate, _cn_shape, _cn_tail, _crowded, _Line, _province_choice, _small_top
-from edge.readers.plate_grammar import CN_PROVINCES, match
 
 
 def _line(text: str, first_conf: float = 0.5) -> _Line:

@@ -16,17 +16,17 @@ from PIL import Image, ImageDraw, ImageFont
 
 from data_samples.codes import random_vn_plate
 from data_samples.render_plate import render_adr, render_plate
-from edge.domain import Box, ContainerRead, HazardRead, PlateRead
-from edge.plausibility import plate_plausible
-from edge.readers import iso6346
-from edge.voting import vote_containers, vote_plate
+from edge.decision.voting import vote_containers, vote_plate
+from edge.domain import iso6346
+from edge.domain.types import Box, ContainerRead, HazardRead, PlateRead
+from edge.lane.plausibility import plate_plausible
 
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 
 
 @pytest.fixture(scope="module")
 def engine():
-    from edge.ocr.engine import OcrEngine
+    from edge.readers.ocr.engine import OcrEngine
 
     return OcrEngine(threads=2)
 
@@ -212,8 +212,8 @@ def test_a_panel_needs_both_numbers(hazard_reader) -> None:
 
 
 def test_a_passage_needs_a_blank_panel_on_several_frames() -> None:
-    from edge.finalize import vote_draft
-    from edge.passage import PassageDraft
+    from edge.decision.finalize import vote_draft
+    from edge.lane.passage import PassageDraft
 
     t = datetime(2026, 1, 1, tzinfo=UTC)
     d = PassageDraft(lane="in1", started_at=t, ended_at=t)

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from edge import commodities as cm
 from edge.config import PolicyConfig
-from edge.domain import CargoRead, ContainerRead, HazardRead, PlateRead, TextEvidence
-from edge.policy import LaneExpectations, PassageFacts, PolicyRules, decide
-from edge.reasons import known_codes, reason
+from edge.decision.policy import LaneExpectations, PassageFacts, PolicyRules, decide
+from edge.domain import commodities as cm
+from edge.domain.reasons import known_codes, reason
+from edge.domain.types import CargoRead, ContainerRead, HazardRead, PlateRead, TextEvidence
 
 
 @dataclass
@@ -283,7 +283,7 @@ def test_commodity_of_hs(hs, commodity):
 
 
 def test_real_declaration_model_fits_the_protocol():
-    decl_mod = pytest.importorskip("edge.declarations")
+    decl_mod = pytest.importorskip("edge.domain.declarations")
     d = decl_mod.Declaration.model_validate({
         "id": "NSW-1", "direction": "import", "plate": "24C-123.45", "containers": ["MSKU 123456 5"],
         "lines": [{"hs_code": "2807.00", "dangerous_goods_un": "UN 1830"}],

@@ -18,10 +18,10 @@ import pytest
 
 from cameras.frame import Frame
 from edge.config import PipelineConfig, parse_config
-from edge.domain import Box, PlateRead
-from edge.occupancy import OccupancyDetector
-from edge.pipeline import LaneProcessor, Readers
-from edge.plausibility import touches_edge
+from edge.domain.types import Box, PlateRead
+from edge.lane.occupancy import OccupancyDetector
+from edge.lane.pipeline import LaneProcessor, Readers
+from edge.lane.plausibility import touches_edge
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -131,7 +131,7 @@ def motion(frames: int, start: int, y0: float = -110.0, speed: float = 6.0, stan
 
 
 def plates(done) -> list[str | None]:
-    from edge.voting import vote_plate
+    from edge.decision.voting import vote_plate
 
     out = []
     for d in done:
@@ -238,7 +238,7 @@ def test_reads_belong_to_vehicles_settled_ones_are_followed_not_read_and_a_new_o
 
 
 def test_a_plate_change_where_a_vehicle_stood_is_a_new_vehicle_but_a_misread_is_not() -> None:
-    from edge.tracks import PlateTracker
+    from edge.lane.tracks import PlateTracker
 
     tr = PlateTracker(split_reads=3)
     img = ROAD
@@ -287,7 +287,7 @@ def test_a_vehicle_crossing_the_exit_line_closes_its_passage_at_once() -> None:
 
 
 def test_a_vehicle_leaving_the_trigger_zone_has_left() -> None:
-    from edge.tracks import PlateTracker
+    from edge.lane.tracks import PlateTracker
 
     tr = PlateTracker(zone=[[0.0, 0.0], [1.0, 0.0], [1.0, 0.5], [0.0, 0.5]])  # the upper half of the frame
     t = T0
@@ -336,11 +336,11 @@ def test_external_trigger_still_decides_and_takes_the_vehicle() -> None:
 def test_rendered_queue_footage_one_passage_per_vehicle_with_the_right_plate() -> None:
     from cameras.factory import open_source
     from data_samples.generate import generate
-    from edge.bench.footage import load_samples, samples_config
     from edge.config import load_config
-    from edge.lane_frames import merged_frames
-    from edge.ocr.engine import OcrEngine
+    from edge.lane.frames import merged_frames
     from edge.readers.factory import build_readers
+    from edge.readers.ocr.engine import OcrEngine
+    from smartgate_tools.bench.footage import load_samples, samples_config
 
     out = REPO / "var" / "clips"
     truth_path = out / "queue" / "in1" / "truth.json"

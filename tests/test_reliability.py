@@ -26,8 +26,8 @@ import yaml
 from conftest import Mosquitto, MqttCollector, free_port
 from test_cameras import MjpegServer
 
-from edge.outbox import Outbox
-from edge.store import Store
+from edge.storage.outbox import Outbox
+from edge.storage.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 GATE = "rel-gate"

@@ -14,18 +14,18 @@ import pytest
 from conftest import MqttCollector, make_passage
 from fastapi.testclient import TestClient
 
-from edge.api import ApiState, create_app
+from edge.api.app import ApiState, create_app
+from edge.api.review.auth import CSRF_HEADER, SESSION_COOKIE, Auth, LoginLimiter
+from edge.api.review.sse import ReviewEvents
 from edge.cli import main as cli_main
+from edge.comms.mqtt import MqttPublisher
+from edge.comms.payload import SCHEMA_DIR, load_schema
 from edge.config import MqttConfig
-from edge.domain import ContainerRead, Verdict
-from edge.evidence import EvidenceStore
+from edge.domain.reasons import reason
+from edge.domain.types import ContainerRead, Verdict
 from edge.metrics import Metrics
-from edge.mqtt_sink import MqttPublisher
-from edge.payload import SCHEMA_DIR, load_schema
-from edge.reasons import reason
-from edge.review.auth import CSRF_HEADER, SESSION_COOKIE, Auth, LoginLimiter
-from edge.review.sse import ReviewEvents
-from edge.store import Store
+from edge.storage.evidence import EvidenceStore
+from edge.storage.store import Store
 
 PASSWORD = "correct horse battery"
 T0 = datetime(2025, 3, 4, 1, 0, tzinfo=UTC)

@@ -21,16 +21,16 @@ import cv2
 import pytest
 from conftest import MqttCollector, free_port, make_passage
 
-from edge.api import ApiState, create_app
+from edge.api.app import ApiState, create_app
+from edge.api.review.auth import Auth
+from edge.comms.mqtt import MqttPublisher
 from edge.config import MqttConfig
-from edge.declarations import Declaration, DeclarationIn
-from edge.domain import CargoRead, ContainerRead, PlateRead, Verdict
-from edge.evidence import EvidenceStore
+from edge.domain.declarations import Declaration, DeclarationIn
+from edge.domain.reasons import reason
+from edge.domain.types import CargoRead, ContainerRead, PlateRead, Verdict
 from edge.metrics import Metrics
-from edge.mqtt_sink import MqttPublisher
-from edge.reasons import reason
-from edge.review.auth import Auth
-from edge.store import Store
+from edge.storage.evidence import EvidenceStore
+from edge.storage.store import Store
 
 pytestmark = pytest.mark.slow
 

@@ -46,10 +46,10 @@ def test_deskew_leaves_tiny_and_flat_crops_alone(shape):
 def test_leaning_cn_plates_are_read_through_the_deskewed_crop(monkeypatch):
     """Synthetic CN plates sheared by 0.6 (≈ 31°): more are read with the deskewed re-read than
     without it, and it adds no wrong read."""
+    from edge.domain.plate_grammar import CN_PROVINCES
     from edge.readers import plate as plate_mod
-    from edge.readers.plate_grammar import CN_PROVINCES
-    from edge.train.cn_province import CJK_FONTS, LATIN_FONTS, available
-    from edge.train.cn_province_lines import render_line
+    from smartgate_tools.train.cn_province_lines import render_line
+    from smartgate_tools.train.train_cn_province import CJK_FONTS, LATIN_FONTS, available
 
     cjk, latin = available(CJK_FONTS), available(LATIN_FONTS)
     if not cjk or not latin:

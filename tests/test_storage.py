@@ -16,8 +16,8 @@ import pytest
 from conftest import make_passage
 
 from edge.config import ConfigError, parse_config
-from edge.evidence import EvidenceStore
-from edge.store import Store
+from edge.storage.evidence import EvidenceStore
+from edge.storage.store import Store
 
 T0 = datetime(2025, 3, 4, 1, 0, tzinfo=UTC)
 

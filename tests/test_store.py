@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from conftest import make_passage
 
-from edge.domain import PlateRead, Verdict
-from edge.store import MIGRATIONS, Store, StoreError, split_sql
+from edge.domain.types import PlateRead, Verdict
+from edge.storage.store import MIGRATIONS, Store, StoreError, split_sql
 
 T0 = datetime(2025, 3, 4, 1, 0, 0, tzinfo=UTC)
 

@@ -1,5 +1,5 @@
-from edge.domain import ContainerRead, PlateRead
-from edge.voting import vote_containers, vote_plate
+from edge.decision.voting import vote_containers, vote_plate
+from edge.domain.types import ContainerRead, PlateRead
 
 
 def _p(text, conf, fmt="vn_truck"):

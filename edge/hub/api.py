@@ -1,6 +1,6 @@
 """The hub's HTTP API and review page (one queue for every box and lane of the gate).
 
-Accounts, sessions and tokens are the review page's (edge/review/auth.py: argon2 passwords, HttpOnly session
+Accounts, sessions and tokens are the review page's (edge/api/review/auth.py: argon2 passwords, HttpOnly session
 cookie + CSRF token, personal `sgt_` tokens), kept in the small SQLite file `accounts_db`
 (`smartgate user add NAME --role inspector --db var/hub-accounts.db`). Passages, declarations and decisions are
 in PostgreSQL.
@@ -27,17 +27,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from edge import __version__
-from edge.api import MAX_REQUEST_BYTES, BodyLimit, SecurityHeaders, _read_limited, _validation_message
-from edge.declarations import MAX_BODY_BYTES, Declaration, error_message, parse_declaration
+from edge.api.app import MAX_REQUEST_BYTES, BodyLimit, SecurityHeaders, _read_limited, _validation_message
+from edge.api.review.auth import CSRF_HEADER, SESSION_COOKIE, Auth, Principal, Role
+from edge.api.review.routes import DecideIn, LoginIn, login_response
+from edge.comms.payload import iso_utc
+from edge.domain.declarations import MAX_BODY_BYTES, Declaration, error_message, parse_declaration
+from edge.domain.reasons import known_codes, sentences
+from edge.domain.validation import MAX_OFFSET, QueryTime, SafeText
 from edge.hub.core import Conflict, NotFound
 from edge.hub.report import compute as compute_report
 from edge.hub.report import to_csv
-from edge.payload import iso_utc
-from edge.reasons import known_codes, sentences
-from edge.review.auth import CSRF_HEADER, SESSION_COOKIE, Auth, Principal, Role
-from edge.review.routes import DecideIn, LoginIn, login_response
-from edge.review.validation import MAX_OFFSET, QueryTime, SafeText
-from edge.store import Store, normalise_plate
+from edge.storage.store import Store, normalise_plate
 
 if TYPE_CHECKING:
     from edge.hub.main import Hub
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("smartgate.hub.api")
 
 STATIC = FsPath(__file__).with_name("static")
-REVIEW_STATIC = FsPath(__file__).resolve().parent.parent / "review" / "static"
+REVIEW_STATIC = FsPath(__file__).resolve().parent.parent / "api" / "review" / "static"
 _STATIC_NAME = re.compile(r"^[a-z0-9_-]+\.(js|css|svg)$")
 _MEDIA = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8", "svg": "image/svg+xml"}
 _SAFE = {"GET", "HEAD", "OPTIONS"}

@@ -16,10 +16,10 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from edge.declarations import Declaration
-from edge.domain import ContainerRead, Direction, PlateRead
-from edge.matching import MatchResult
-from edge.payload import iso_utc
+from edge.comms.payload import iso_utc
+from edge.decision.matching import MatchResult
+from edge.domain.declarations import Declaration
+from edge.domain.types import ContainerRead, Direction, PlateRead
 
 log = logging.getLogger("smartgate.hub.client")
 

@@ -137,8 +137,8 @@ def parse_hub_config(data: object, source: str = "<hub config>") -> HubConfig:
 
 
 def load_hub_config(path: str | Path) -> HubConfig:
+    from cameras.imageio import read_regular
     from edge.config import MAX_CONFIG_BYTES
-    from edge.imageio import read_regular
 
     path = Path(path)
     raw = read_regular(path, MAX_CONFIG_BYTES, ConfigError)

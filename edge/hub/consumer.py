@@ -32,11 +32,11 @@ import psycopg
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from pydantic import ValidationError
 
-from edge.declarations import error_message, load_json, parse_declaration
+from edge.comms.mqtt import parse_broker_url
+from edge.domain.declarations import error_message, load_json, parse_declaration
 from edge.hub.config import HubConfig
 from edge.hub.core import HubCore
 from edge.hub.db import HubDb
-from edge.mqtt_sink import parse_broker_url
 
 log = logging.getLogger("smartgate.hub.mqtt")
 

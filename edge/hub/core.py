@@ -26,13 +26,13 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from edge.declarations import Declaration, DeclarationIn, identity_key
-from edge.domain import ContainerRead, Passage, PlateRead
+from edge.comms.payload import iso_utc, passage_from_payload
+from edge.decision.matching import MatchOutcome, MatchResult, explain_match
+from edge.decision.policy import LaneExpectations, PassageFacts, PolicyRules, decide
+from edge.domain.declarations import Declaration, DeclarationIn, identity_key
+from edge.domain.types import ContainerRead, Passage, PlateRead
 from edge.hub.config import HubConfig
-from edge.matching import MatchOutcome, MatchResult, explain_match
-from edge.payload import iso_utc, passage_from_payload
-from edge.policy import LaneExpectations, PassageFacts, PolicyRules, decide
-from edge.store import normalise_plate
+from edge.storage.store import normalise_plate
 
 log = logging.getLogger("smartgate.hub")
 

@@ -42,7 +42,7 @@ class Hub:
         if self.consumer is not None:
             self.consumer.start()
         if self._start_api:
-            from edge.http_server import build_server
+            from edge.api.server import build_server
             from edge.hub.api import create_hub_app
 
             self._server = build_server(create_hub_app(self), self.cfg.api)

@@ -1,11 +1,11 @@
 """Cargo classifier at run time: one image from the cargo camera -> CargoRead.
 
 onnxruntime only (no torch). The ONNX file carries its own class list and preprocessing recipe in its
-metadata (written by `edge.train.cargo`), so a retrained model with another input size still gets the
+metadata (written by `smartgate_tools.train.train_cargo`), so a retrained model with another input size still gets the
 preprocessing it was trained with. The shipped model is verified against `models/manifest.json`.
 
 Abstention: the ONNX metadata may carry per-class confidence thresholds (`thresholds`, JSON {class: t}), chosen
-on grouped cross-validation so that each class's precision is >= 95 % (`edge.train.cargo`). A top class whose
+on grouped cross-validation so that each class's precision is >= 95 % (`smartgate_tools.train.train_cargo`). A top class whose
 probability is below its threshold is read as `unknown`, which the policy turns into `cargo_unverified`. They
 travel inside the model file, so the sha256 in the manifest covers them and a promoted model brings its own.
 """
@@ -18,8 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.domain import CargoRead
-from edge.imageio import reader_image
+from cameras.imageio import reader_image
+from edge.domain.types import CargoRead
 
 CARGO_CLASSES = ["fertilizer", "coke_coal", "chemicals", "agricultural", "electronics", "closed", "empty"]
 UNKNOWN = "unknown"

@@ -6,7 +6,7 @@ change meaning without their tone marks (SẮN cassava vs SẢN "product", as in
 only with their marks. Chinese keywords match as substrings (no word spaces in Chinese).
 `TextEvidence.commodity` is a cargo class name (fertilizer, coke_coal, chemicals, agricultural, electronics),
 the classifier's vocabulary, so that the two compare directly.
-Evidence only supports or contradicts the classifier (edge/policy.py); it never clears a truck alone.
+Evidence only supports or contradicts the classifier (edge/decision/policy.py); it never clears a truck alone.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.domain import TextEvidence
-from edge.imageio import reader_image
-from edge.ocr.engine import OcrEngine
+from cameras.imageio import reader_image
+from edge.domain.types import TextEvidence
+from edge.readers.ocr.engine import OcrEngine
 
 WEAK = 0.5  # generic marks (FRAGILE, THIS SIDE UP, SA): they hint, and confirm only weakly
 

@@ -1,4 +1,4 @@
-"""CN province-glyph classifier (31 classes), trained on synthetic renders only (edge.train.cn_province).
+"""CN province-glyph classifier (31 classes), trained on synthetic renders only (smartgate_tools.train.train_cn_province).
 
 The general PP-OCR recognisers sometimes give the true province glyph no probability at all on
 small, blurred plates (川 read as M, 皖 as 低/编). This tiny CNN looks at the glyph alone: a square
@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from edge.readers.plate_grammar import CN_PROVINCES
+from edge.domain.plate_grammar import CN_PROVINCES
 from models import ModelError, model_path
 
 MODEL_NAME = "cn_province"

@@ -1,5 +1,5 @@
 """CN serial-character classifier (34 classes: A–Z without I/O, 0–9), trained on synthetic plate lines
-only (edge.train.cn_serial).
+only (smartgate_tools.train.train_cn_serial).
 
 The plate reader's slot vote ends a slot as contested when the recognisers split between two
 characters (W/H, 6/G, 1/L) or when a pooled 0 may be a Q whose tail is a few pixels. Those slots

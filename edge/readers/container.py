@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from edge.domain import Box, ContainerRead
-from edge.ocr.ctc import ctc_segments
-from edge.ocr.engine import OcrEngine, TextLine, crop_quad
-from edge.readers import iso6346
+from edge.domain import iso6346
+from edge.domain.types import Box, ContainerRead
+from edge.readers.ocr.ctc import ctc_segments
+from edge.readers.ocr.engine import OcrEngine, TextLine, crop_quad
 
 log = logging.getLogger(__name__)
 

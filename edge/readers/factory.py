@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from edge.config import Config
-from edge.pipeline import Readers
+from edge.lane.pipeline import Readers
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ def build_readers(cfg: Config, engine: object | None = None) -> Readers:
     readers = Readers()
     if not roles & {"plate", "container", "cargo"}:
         return readers
-    from edge.ocr.engine import OcrEngine
+    from edge.readers.ocr.engine import OcrEngine
 
     if engine is None:
         engine = OcrEngine(threads=cfg.ocr.threads)

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge.domain import Box, HazardRead
-from edge.imageio import reader_image
-from edge.ocr.det_postprocess import order_quad
-from edge.ocr.engine import OcrEngine, crop_quad
+from cameras.imageio import reader_image
+from edge.domain.types import Box, HazardRead
+from edge.readers.ocr.det_postprocess import order_quad
+from edge.readers.ocr.engine import OcrEngine, crop_quad
 
 log = logging.getLogger(__name__)
 

@@ -27,21 +27,7 @@ from functools import cache
 import cv2
 import numpy as np
 
-from edge.domain import Box, PlateRead
-from edge.ocr.ctc import best_in, ctc_segments
-from edge.ocr.engine import OcrEngine, RecResult, _charset, crop_quad
-from edge.readers.cn_province import GLYPH_OF_LINE, TOP_ASPECT, TOP_PITCH, ProvinceClassifier
-from edge.readers.cn_serial import SerialClassifier, serial_pitch
-from edge.readers.plate_cn_slots import (
-    SlotReading,
-    TailVote,
-    join,
-    read_slots,
-    slot_centres,
-    vote_slots,
-    vote_tail,
-)
-from edge.readers.plate_grammar import (
+from edge.domain.plate_grammar import (
     CN_PROVINCES,
     FORMAT_NAMES,
     PROVINCE_SET,
@@ -50,6 +36,20 @@ from edge.readers.plate_grammar import (
     display,
     match,
     normalise,
+)
+from edge.domain.types import Box, PlateRead
+from edge.readers.cn_province import GLYPH_OF_LINE, TOP_ASPECT, TOP_PITCH, ProvinceClassifier
+from edge.readers.cn_serial import SerialClassifier, serial_pitch
+from edge.readers.ocr.ctc import best_in, ctc_segments
+from edge.readers.ocr.engine import OcrEngine, RecResult, _charset, crop_quad
+from edge.readers.plate_cn_slots import (
+    SlotReading,
+    TailVote,
+    join,
+    read_slots,
+    slot_centres,
+    vote_slots,
+    vote_tail,
 )
 from edge.readers.slant import deskew
 

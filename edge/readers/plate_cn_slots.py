@@ -17,9 +17,9 @@ from functools import cache
 
 import numpy as np
 
-from edge.ocr.engine import _charset
+from edge.domain.plate_grammar import CN_LAST, CN_LETTER, CN_PROVINCES, DIGITS, LATIN, normalise
 from edge.readers.ctc_constrained import ConstrainedPath, constrained_best_path
-from edge.readers.plate_grammar import CN_LAST, CN_LETTER, CN_PROVINCES, DIGITS, LATIN, normalise
+from edge.readers.ocr.engine import _charset
 
 SLOT_CONTEST = 0.6  # a slot is contested when the runner-up's summed probability exceeds this × the winner's
 # A serial "0" pools the recognisers' 0 and O (O is folded onto 0), and a Q's tail is a few pixels: the

@@ -1,5 +1,0 @@
-"""OCR engine: PP-OCR ONNX text detection and CTC recognition on onnxruntime."""
-
-from edge.ocr.engine import OcrEngine, RecResult, TextLine, crop_quad
-
-__all__ = ["OcrEngine", "RecResult", "TextLine", "crop_quad"]
