@@ -13,31 +13,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-
-def check_quad(points: Sequence[Sequence[float]], what: str = "rectify.src") -> np.ndarray:
-    """(4, 2) float64 of a usable quadrilateral, or ValueError saying what is wrong.
-
-    No three points may be (nearly) collinear: the homography would be singular
-    or would blow a sliver up to the whole view.
-    """
-    pts = np.asarray(points, dtype=np.float64)
-    if pts.shape != (4, 2):
-        raise ValueError(f"{what}: needs exactly 4 (x, y) points, got {len(points)}")
-    if not np.all(np.isfinite(pts)):
-        raise ValueError(f"{what}: points must be finite")
-    scale = max(float(np.ptp(pts[:, 0])), float(np.ptp(pts[:, 1])), 1e-12)
-    for i in range(4):
-        a, b, c = pts[i], pts[(i + 1) % 4], pts[(i + 2) % 4]
-        area2 = abs((b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]))
-        if area2 < 1e-3 * scale * scale:
-            raise ValueError(f"{what}: points {i + 1}, {(i + 1) % 4 + 1}, {(i + 2) % 4 + 1} are (nearly) collinear")
-    # Crossing edges (a "bow tie": points not in order around the quad) give a mirrored, folded view.
-    d = np.diff(np.vstack([pts, pts[:1]]), axis=0)
-    cross = d[:, 0] * np.roll(d[:, 1], -1) - d[:, 1] * np.roll(d[:, 0], -1)
-    if not (np.all(cross > 0) or np.all(cross < 0)):
-        raise ValueError(f"{what}: points must go around a convex quadrilateral "
-                         "(top-left, top-right, bottom-right, bottom-left)")
-    return pts
+from cameras.config import check_quad
 
 
 def homography(src: Sequence[Sequence[float]], dst: Sequence[Sequence[float]]) -> np.ndarray:

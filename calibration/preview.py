@@ -19,7 +19,7 @@ from calibration.view import CameraView
 from calibration.zones import Polygon
 
 if TYPE_CHECKING:
-    from edge.config import CameraConfig
+    from cameras.config import CameraConfig
 
 ORANGE, GREEN, MAGENTA, CYAN, WHITE = (0, 140, 255), (60, 220, 60), (220, 60, 220), (230, 220, 40), (255, 255, 255)
 

@@ -28,7 +28,7 @@ from calibration.intrinsics import Intrinsics, Undistorter, distort_pixels
 from calibration.zones import Polygon
 
 if TYPE_CHECKING:
-    from edge.config import CameraConfig
+    from cameras.config import CameraConfig
     from edge.domain.types import Box
 
 ViewKind = Literal["frame", "undistorted", "zone", "rectified"]

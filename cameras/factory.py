@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cameras.base import CameraError, FrameSource, parse_start_time
+from cameras.config import CameraConfig
 from cameras.file_source import VideoFileSource
 from cameras.folder_source import ImageFolderSource
 from cameras.live_source import NETWORK_SCHEMES, Backoff, LiveSource, redact
 from cameras.pacing import PacedSource
-from edge.config import CameraConfig
 
 _epoch_lock = threading.Lock()
 _replay_epoch: datetime | None = None

@@ -4,13 +4,49 @@ so that `smartgate config check` does not pay for onnxruntime start-up."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
+from types import ModuleType
 
 # OpenCV reads its own decoder pixel cap once, when cv2 is imported: set it before any subcommand imports
 # cv2. The same value as cameras.imageio.OPENCV_MAX_PIXELS (a backstop; the header check there is the guard).
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", "160000000")
+
+
+# Developer tools (tools/smartgate_tools): a distribution of their own, not in the runtime wheel. Loaded by name
+# so that a gate box without them still parses these commands and says which install brings them.
+TOOLS_MODULE = "smartgate_tools.cli"
+TOOL_COMMANDS = ("read", "eval", "train", "cargo-eval", "dataset", "model", "bench")
+TOOLS_MISSING = ("error: `smartgate {cmd}` is a developer tool, not installed on this box: "
+                 "pip install -e tools/ from a smartgate checkout (`make venv` does it)")
+
+
+def _tools_module() -> ModuleType | None:
+    try:
+        return importlib.import_module(TOOLS_MODULE)
+    except ModuleNotFoundError as e:
+        if e.name and e.name.split(".")[0] == TOOLS_MODULE.split(".")[0]:
+            return None
+        raise
+
+
+def _add_tool_commands(sub: argparse._SubParsersAction) -> None:
+    tools = _tools_module()
+    if tools is not None:
+        tools.add_commands(sub)
+        return
+    for cmd in TOOL_COMMANDS:
+        sub.add_parser(cmd, help="developer tool (not installed)", add_help=False)
+
+
+def _run_tool(args: argparse.Namespace) -> int:
+    tools = _tools_module()
+    if tools is None:
+        print(TOOLS_MISSING.format(cmd=args.command), file=sys.stderr)
+        return 2
+    return int(tools.run(args))
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -29,37 +65,7 @@ def _build_parser() -> argparse.ArgumentParser:
     chk = cfg_sub.add_parser("check", help="validate a config file")
     chk.add_argument("file")
 
-    rd = sub.add_parser("read", help="read plates or container codes in images; one JSON line per image")
-    rd.add_argument("kind", choices=["plate", "container"])
-    rd.add_argument("images", nargs="+")
-    rd.add_argument("--threads", type=int, default=2)
-
-    ev = sub.add_parser("eval", help="measure the readers on a labels CSV (file,task,label)")
-    ev.add_argument("labels", nargs="+", help="one or more labels.csv files")
-    ev.add_argument("--json", dest="json_out", help="write the summary as JSON")
-    ev.add_argument("--threads", type=int, default=2)
-    ev.add_argument("--misses", help="write every miss (file, label, read, reason) as CSV")
-    ev.add_argument("--engine", default="smartgate", choices=["smartgate", "raw"],
-                    help="raw: the shipped PP-OCR models end to end, for the baseline")
-
-    from smartgate_tools.train.args import (  # argparse only
-        add_cargo_arguments,
-        add_cargo_eval_arguments,
-        add_dataset_arguments,
-        add_model_arguments,
-    )
-
-    tr = sub.add_parser("train", help="train a model (needs: pip install -e '.[train]')")
-    tr_sub = tr.add_subparsers(dest="train_command", required=True)
-    add_cargo_arguments(tr_sub.add_parser("cargo", help="grouped CV of cargo recipes, then ONNX + thresholds + card"))
-    add_cargo_eval_arguments(sub.add_parser(
-        "cargo-eval", help="per-class figures of the cargo classifier (onnxruntime) on labelled images"))
-    add_dataset_arguments(sub)  # dataset export --since DATE OUT/
-    add_model_arguments(sub)  # model promote NEW.onnx --eval DIR
-
-    from smartgate_tools.bench.args import add_arguments as add_bench_arguments  # argparse only
-
-    add_bench_arguments(sub.add_parser("bench", help="pipeline vs naive baseline on sample footage: speed, accuracy"))
+    _add_tool_commands(sub)
 
     from calibration.cli import add_parser as add_calibrate_parser  # argparse only
 
@@ -78,7 +84,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _build_parser().parse_args(argv)
+    parser = _build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not (args.command in TOOL_COMMANDS and _tools_module() is None):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -97,39 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         from edge.daemon import main_run
 
         return main_run(args)
-    if args.command == "read":
-        from smartgate_tools.evaluate import main_read
-
-        return main_read(args)
-    if args.command == "eval":
-        from smartgate_tools.evaluate import main_eval
-
-        return main_eval(args)
-    if args.command == "train":
-        try:
-            import torch  # noqa: F401
-        except ImportError:
-            print("error: training needs torch, torchvision and ultralytics: pip install -e '.[train]'", file=sys.stderr)
-            return 2
-        from smartgate_tools.train.train_cargo import main_train
-
-        return main_train(args)
-    if args.command == "cargo-eval":
-        from smartgate_tools.cargo_eval import main_cargo_eval
-
-        return main_cargo_eval(args)
-    if args.command == "dataset":
-        from smartgate_tools.dataset_export import main_dataset
-
-        return main_dataset(args)
-    if args.command == "model":
-        from smartgate_tools.model_promote import main_model
-
-        return main_model(args)
-    if args.command == "bench":
-        from smartgate_tools.bench.main import main_bench
-
-        return main_bench(args)
+    if args.command in TOOL_COMMANDS:
+        return _run_tool(args)
     if args.command == "calibrate":
         from calibration.cli import main_calibrate
 
@@ -144,8 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         return main_report(args)
     if args.command == "user":
         from edge.api.review.users import main_user
+        from edge.config import load_config
 
-        return main_user(args)
+        return main_user(args, lambda path: load_config(path).storage.database)
     return 1
 
 

@@ -95,7 +95,7 @@ def test_no_declaration_is_not_a_customs_reason():
 def test_the_zh_sentences_exist_for_the_new_codes():
     from pathlib import Path
 
-    js = (Path(__file__).resolve().parents[1] / "edge" / "review" / "static" / "i18n.js").read_text("utf-8")
+    js = (Path(__file__).resolve().parents[1] / "edge" / "api" / "review" / "static" / "i18n.js").read_text("utf-8")
     zh = js.split("const REASONS_ZH", 1)[1].split("};", 1)[0]
     for code in ("customs_not_released", "vehicle_mismatch_declaration", "plate_mismatch_declaration"):
         assert f"{code}:" in zh

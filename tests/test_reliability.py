@@ -382,7 +382,7 @@ def _open(host: str, port: int) -> bool:
 def test_status_payloads_match_the_schema(tmp_path: Path, mosquitto: Mosquitto) -> None:
     import jsonschema
 
-    schema = json.loads((REPO / "edge" / "schemas" / "camera_status.schema.json").read_text())
+    schema = json.loads((REPO / "edge" / "comms" / "schemas" / "camera_status.schema.json").read_text())
     footage = make_footage(tmp_path / "frames", 1)
     config = write_config(tmp_path, mosquitto.url, [folder_camera("in1-overview", "in1", footage, live=False)],
                           ["in1"])

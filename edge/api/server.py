@@ -37,7 +37,7 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from edge.api.app import SecurityHeaders, security_headers
-from edge.config import ApiConfig
+from edge.api.config import ApiConfig
 
 log = logging.getLogger(__name__)
 

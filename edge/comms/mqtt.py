@@ -35,8 +35,8 @@ from urllib.parse import urlsplit
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
+from edge.comms.config import MqttConfig
 from edge.comms.payload import camera_status_payload, iso_utc, passage_payload
-from edge.config import MqttConfig
 from edge.domain.declarations import (
     VEHICLE_ID_PATTERN,
     Declaration,

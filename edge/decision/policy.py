@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
-from edge.config import PolicyConfig
+from edge.decision.config import PolicyConfig
 from edge.domain import commodities as cm
 from edge.domain.declarations import identity_key
 from edge.domain.reasons import reason

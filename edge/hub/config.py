@@ -11,18 +11,15 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from edge.config import ApiConfig, ConfigError, MqttConfig, PolicyConfig, _format_errors
+from edge.config import ApiConfig, ConfigError, MqttConfig, PolicyConfig
+from edge.domain.settings import StrictModel, format_errors
 
 IDENT = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class HubDatabaseConfig(_Strict):
+class HubDatabaseConfig(StrictModel):
     dsn: str | None = Field(
         None, description="libpq connection string or URI without a password, e.g. "
         "'postgresql://smartgate@/smartgate?host=/run/postgresql'"
@@ -57,14 +54,14 @@ class HubMqttConfig(MqttConfig):
     )
 
 
-class GatePolicy(_Strict):
+class GatePolicy(StrictModel):
     """What the hub needs to re-decide a gate's passages: the same `policy` as the gate's boxes."""
 
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     match_window_h: float = Field(24.0, gt=0, le=24 * 30, description="as the box's declarations.match_window_h")
 
 
-class RedecideConfig(_Strict):
+class RedecideConfig(StrictModel):
     window_min: float = Field(
         30.0, ge=0, le=7 * 24 * 60, description="a declaration received up to this many minutes after a passage "
         "started re-decides that passage (0: never)"
@@ -75,7 +72,7 @@ class RedecideConfig(_Strict):
     )
 
 
-class RetentionConfig(_Strict):
+class RetentionConfig(StrictModel):
     passage_days: int = Field(
         400, ge=1, description="passage rows (and their revisions) whose passage started longer ago are deleted; "
         "decisions (the audit) and declarations are kept"
@@ -83,7 +80,7 @@ class RetentionConfig(_Strict):
     purge_interval_s: float = Field(3600, gt=0, le=86400 * 7, description="how often retention runs")
 
 
-class ReportConfig(_Strict):
+class ReportConfig(StrictModel):
     timezone: str = Field("Asia/Ho_Chi_Minh", description="days and hours of the report are in this time zone")
 
     @field_validator("timezone")
@@ -98,7 +95,7 @@ class ReportConfig(_Strict):
         return v
 
 
-class HubConfig(_Strict):
+class HubConfig(StrictModel):
     id: Annotated[str, Field(pattern=IDENT)] = "hub"
     name: str = ""
     database: HubDatabaseConfig
@@ -133,7 +130,7 @@ def parse_hub_config(data: object, source: str = "<hub config>") -> HubConfig:
     try:
         return HubConfig.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(f"{source}: {e.error_count()} error(s)\n{_format_errors(e)}") from None
+        raise ConfigError(f"{source}: {e.error_count()} error(s)\n{format_errors(e)}") from None
 
 
 def load_hub_config(path: str | Path) -> HubConfig:

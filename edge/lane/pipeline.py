@@ -32,50 +32,30 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 import cv2
 import numpy as np
 
 from calibration.view import CameraView
+from cameras.config import CameraConfig
 from cameras.frame import Frame
-from edge.config import CameraConfig, PipelineConfig
-from edge.domain.types import Box, CargoRead, ContainerRead, HazardRead, PlateRead, TextEvidence
+from edge.domain.types import Box, PlateRead
+from edge.lane.config import PipelineConfig
 from edge.lane.occupancy import OccupancyDetector
 from edge.lane.passage import PassageAssembler, PassageDraft, hazard_key
 from edge.lane.plausibility import EDGE_PX, plate_plausible
 from edge.lane.tracks import PlateTracker, Track, iou
+from edge.readers.interfaces import (  # noqa: F401  Readers: re-exported for the bench and the tests
+    CargoClassifierLike,
+    CargoTextReaderLike,
+    ContainerReaderLike,
+    HazardReaderLike,
+    PlateReaderLike,
+    Readers,
+)
 
 log = logging.getLogger(__name__)
-
-
-class PlateReaderLike(Protocol):
-    def read(self, image: np.ndarray) -> PlateRead: ...
-
-
-class ContainerReaderLike(Protocol):
-    def read(self, image: np.ndarray) -> list[ContainerRead]: ...
-
-
-class CargoClassifierLike(Protocol):
-    def classify(self, image: np.ndarray) -> CargoRead: ...
-
-
-class HazardReaderLike(Protocol):
-    def read(self, image: np.ndarray) -> list[HazardRead]: ...
-
-
-class CargoTextReaderLike(Protocol):
-    def read(self, image: np.ndarray) -> list[TextEvidence]: ...
-
-
-@dataclass
-class Readers:
-    plate: PlateReaderLike | None = None
-    container: ContainerReaderLike | None = None
-    cargo: CargoClassifierLike | None = None
-    hazard: HazardReaderLike | None = None  # ADR panels: front (plate camera) and sides (container camera)
-    cargo_text: CargoTextReaderLike | None = None  # words on sacks and cartons (cargo camera)
 
 
 StageTimer = Callable[[str, float], None]

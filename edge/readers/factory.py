@@ -6,9 +6,12 @@ Shared by the daemon and the benchmark so both run exactly the same readers.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from edge.config import Config
-from edge.lane.pipeline import Readers
+from edge.readers.interfaces import Readers
+
+if TYPE_CHECKING:  # the composed config is the wiring's; the readers only read its sections
+    from edge.config import Config
 
 log = logging.getLogger(__name__)
 

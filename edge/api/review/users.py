@@ -14,6 +14,7 @@ import argparse
 import getpass
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from edge.api.review.auth import ROLES, Auth, AuthError
@@ -40,14 +41,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         us.add_parser(cmd, help=text).add_argument("name")
 
 
-def _db_path(args: argparse.Namespace) -> Path:
+def _db_path(args: argparse.Namespace, database_of: Callable[[str], str]) -> Path:
     if args.db:
         return Path(args.db)
     if args.config:
-        from edge.config import load_config
-
-        return Path(load_config(args.config).storage.database)
-    from edge.config import StorageConfig
+        return Path(database_of(args.config))
+    from edge.storage.config import StorageConfig
 
     return Path(StorageConfig().database)
 
@@ -66,12 +65,14 @@ def _password(args: argparse.Namespace) -> str:
     return pw
 
 
-def main_user(args: argparse.Namespace) -> int:
-    from edge.config import ConfigError
+def main_user(args: argparse.Namespace, database_of: Callable[[str], str]) -> int:
+    """`database_of(config_path)`: the gate config's storage.database (the CLI loads the config; this layer
+    does not know the whole config)."""
+    from edge.domain.settings import ConfigError
     from edge.storage.store import Store, StoreError
 
     try:
-        path = _db_path(args)
+        path = _db_path(args, database_of)
         with Store(path) as store:
             auth = Auth(store)
             cmd = args.user_command

@@ -13,11 +13,11 @@ from typing import Any
 
 from edge.config import Config, ConfigError, load_config
 from edge.decision.policy import PolicyRules
-from edge.lane.pipeline import Readers
 from smartgate_tools.bench.accuracy import Accuracy, aggregate, score_lane
 from smartgate_tools.bench.args import QUICK_NAIVE_EVERY, QUICK_REALTIME_S, QUICK_SEARCH
-from smartgate_tools.bench.footage import SampleLane, load_samples, samples_config, site_config_for
+from smartgate_tools.bench.footage import SampleLane, load_samples, samples_config
 from smartgate_tools.bench.runner import PipelineRun, expectations, run_fast
+from smartgate_tools.bench.setup import site_config, warm_up, with_overrides  # noqa: F401
 
 
 def machine() -> dict[str, Any]:
@@ -42,52 +42,6 @@ def score(passages: dict[str, list], lanes: list[SampleLane], cfg: Config, with_
     for s in lanes:
         scores += score_lane(passages.get(s.lane, []), s.truth, expectations(cfg, s.lane), rules)
     return aggregate(scores, sum(len(v) for v in passages.values()), with_cargo, with_verdict)
-
-
-def with_overrides(cfg: Config, overrides: list[str]) -> Config:
-    """`KEY=VALUE` pipeline settings (VALUE parsed as YAML), validated like the config file."""
-    import yaml
-
-    from edge.config import PipelineConfig
-
-    if not overrides:
-        return cfg
-    values = cfg.pipeline.model_dump()
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or key not in values:
-            raise ValueError(f"--set {item!r}: expected KEY=VALUE with KEY one of {', '.join(values)}")
-        values[key] = yaml.safe_load(value)
-    return cfg.model_copy(update={"pipeline": PipelineConfig.model_validate(values)})
-
-
-def site_config(args: argparse.Namespace, samples: str | Path | None = None) -> Path | None:
-    """`--config FILE`, else the samples' own gate config (clips/demo → demo.yaml) when there is one; 'none': no
-    site config (bare cameras, default pipeline settings)."""
-    given = getattr(args, "site_config", None)
-    if given is None:
-        return site_config_for(samples or args.samples)
-    return None if str(given).lower() == "none" else Path(given)
-
-
-def warm_up(cfg: Config, readers: Readers) -> None:
-    """One read per camera before timing: the first onnxruntime run allocates its arenas."""
-    from cameras.factory import open_source
-
-    for cam in cfg.cameras:
-        src = open_source(cam)
-        try:
-            frame = next(iter(src.frames()), None)
-        finally:
-            src.close()
-        if frame is None:
-            continue
-        if cam.role == "plate" and readers.plate:
-            readers.plate.read(frame.image)
-        elif cam.role == "container" and readers.container:
-            readers.container.read(frame.image)
-        elif cam.role == "cargo" and readers.cargo:
-            readers.cargo.classify(frame.image)
 
 
 def run_bench(args: argparse.Namespace, log=print) -> dict[str, Any]:  # noqa: ANN001

@@ -169,9 +169,9 @@ def run_footage(args: Any, log: Any = print) -> dict[str, Any]:
     from edge.readers.factory import build_readers
     from edge.readers.ocr.engine import OcrEngine
     from smartgate_tools.bench.footage import samples_config
-    from smartgate_tools.bench.main import site_config, warm_up, with_overrides
     from smartgate_tools.bench.report import write_json
     from smartgate_tools.bench.runner import run_fast
+    from smartgate_tools.bench.setup import site_config, warm_up, with_overrides
 
     cv2.setNumThreads(args.threads)
     loaded = load_footage(args.footage)

@@ -23,7 +23,7 @@ from edge.domain.plate_grammar import CN_PROVINCES
 from edge.readers.cn_province import GLYPH_OF_LINE, TOP_ASPECT, grey_input, line_squares
 from edge.readers.ocr.det_postprocess import order_quad
 from edge.readers.ocr.engine import crop_quad
-from smartgate_tools.train.train_cn_province import CROP_SIDE, LETTERS, SCHEMES, SIZE, _background, glyph_mask
+from smartgate_tools.train.cn_glyphs import CROP_SIDE, LETTERS, SCHEMES, SIZE, _background, glyph_mask
 
 PX = 0.5  # canvas pixels per mm (glyphs 45 px tall: the camera sees them at 8–40 px)
 MARGIN = 70.0  # scene around the plate, mm
