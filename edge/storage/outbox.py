@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from edge.domain.types import Passage
+from edge.storage import sqlite_conn
 from edge.storage.store import Store, utc_text
 
 _MARK_KEY = "passage_mark"
@@ -35,6 +36,8 @@ _MARK_KEY = "passage_mark"
 
 @dataclass(frozen=True)
 class OutboxItem:
+    """One unacknowledged event, as `after()` returns it."""
+
     seq: int
     topic: str
     payload: bytes
@@ -44,15 +47,14 @@ class OutboxItem:
 
 
 class Outbox:
+    """The `outbox` table behind one connection shared by every thread (see the module doc)."""
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        Store(self.path).close()  # creates/upgrades the schema (the outbox table is a Store migration)
-        self._conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        # FULL: a committed event survives a power cut, not only a process crash (one fsync per commit;
-        # a gate produces a few events a minute).
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA busy_timeout=10000")
+        Store(self.path).close()  # creates/upgrades the schema (the outbox table is migration 0004_outbox.sql)
+        # WAL, synchronous=FULL (a committed event survives a power cut, not only a process crash), 10 s busy
+        # timeout: the same settings as the Store's connections.
+        self._conn = sqlite_conn.connect(self.path)
         self._lock = threading.Lock()
         self._new = threading.Condition(self._lock)
         self._closed = False
@@ -73,9 +75,7 @@ class Outbox:
         with self._lock:
             if self._closed:
                 raise RuntimeError("outbox is closed")
-            c = self._conn
-            c.execute("BEGIN IMMEDIATE")
-            try:
+            with sqlite_conn.transaction(self._conn) as c:
                 cur = c.execute(
                     "INSERT INTO outbox (topic, payload, qos, retain, event_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                     (topic, body, qos, int(retain), event_id, utc_text(datetime.now(UTC))),
@@ -86,10 +86,6 @@ class Outbox:
                         " SET value = max(value, excluded.value)",
                         (_MARK_KEY, utc_text(passage_created_at)),
                     )
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
             seq = int(cur.lastrowid or 0)
             self._last_seq = max(self._last_seq, seq)
             self._new.notify_all()
@@ -102,14 +98,8 @@ class Outbox:
         with self._lock:
             if self._closed:
                 return
-            c = self._conn
-            c.execute("BEGIN IMMEDIATE")
-            try:
+            with sqlite_conn.transaction(self._conn) as c:
                 c.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
 
     # -- reading -------------------------------------------------------------------------------------------
 
@@ -134,6 +124,7 @@ class Outbox:
             return self._last_seq > seq
 
     def depth(self) -> int:
+        """How many events wait for the broker's acknowledgement."""
         return self._query_one("SELECT COUNT(*) FROM outbox")
 
     def oldest_age_s(self) -> float:
@@ -162,6 +153,7 @@ class Outbox:
         return [Passage.model_validate_json(r[0]) for r in rows]
 
     def close(self) -> None:
+        """Close the connection and wake `wait_for_new` callers; enqueue() raises afterwards."""
         with self._lock:
             if self._closed:
                 return
