@@ -1,7 +1,8 @@
 """The edge daemon: wires cameras → lane pipelines → verdicts → sinks (store, evidence, MQTT, API).
 
 Threads: one per lane (decode + read + assemble; onnxruntime releases the GIL
-so lanes run in parallel), one sink thread (evidence, SQLite, MQTT, console),
+so lanes run in parallel), one sink thread (the list of `build_sinks`: evidence, SQLite, review events,
+declaration, count, MQTT outbox, console; edge/sinks/),
 and uvicorn for the API. A finished passage is stored before it is published,
 and the sink queue is drained before exit, so no verdict is dropped.
 """
@@ -27,12 +28,21 @@ from edge.decision.finalize import Voted, build_passage, vote_draft
 from edge.decision.matching import MatchResult, match_declaration
 from edge.decision.policy import LaneExpectations, PolicyRules
 from edge.domain.declarations import Declaration
-from edge.domain.types import Direction, LaneChecks, Passage
+from edge.domain.types import Direction, LaneChecks
 from edge.lane.frames import merged_frames
 from edge.lane.passage import PassageDraft
 from edge.lane.pipeline import LaneProcessor
 from edge.readers.factory import build_readers
-from edge.sinks import Delivery, SinkHealth, Step, StepFailed, backoff_s, deliver, load_rescued, rescue
+from edge.sinks import Delivery, Sink, SinkHealth, StepFailed, backoff_s, deliver, load_rescued, rescue
+from edge.sinks.outputs import (
+    ConsoleSink,
+    CountSink,
+    DeclarationSink,
+    EvidenceSink,
+    MqttSink,
+    ReviewEventsSink,
+    StoreSink,
+)
 
 log = logging.getLogger("smartgate")
 
@@ -105,6 +115,7 @@ class Daemon:
         self.passages_done = 0
         self._camera_states: dict[str, str] = {}
         self._camera_lock = threading.Lock()
+        self.sinks = self.build_sinks()
 
     # -- set-up ------------------------------------------------------------------------------
     def camera_health(self) -> list[dict]:
@@ -193,13 +204,12 @@ class Daemon:
     def _deliver_until_done(self, item: Finished) -> None:
         st = self.cfg.storage
         delivery: Delivery | None = None
-        steps: list[Step] = []
         attempt = 0
         while True:
             try:
                 if delivery is None:
-                    delivery, steps = self._decide(item, with_declarations=True)
-                deliver(delivery, steps)
+                    delivery = self._decide(item, with_declarations=True)
+                deliver(delivery, self.sinks)
                 self.sink_health.succeeded(delivery.passage.id)
                 return
             except Exception as e:
@@ -211,14 +221,31 @@ class Daemon:
                 self.sink_health.failed(pid, err, wait)
                 if self._drain_deadline is not None and time.monotonic() >= self._drain_deadline:
                     if delivery is None:  # decided without declarations (they are unreadable), flagged as such
-                        delivery, steps = self._decide(item, with_declarations=False)
+                        delivery = self._decide(item, with_declarations=False)
                     rescue(delivery.passage, st.database)
                     return
                 if self._drain_deadline is not None:  # stopping: the last retry falls at the deadline, not after it
                     wait = min(wait, max(0.0, self._drain_deadline - time.monotonic()))
                 time.sleep(wait)
 
-    def _decide(self, item: Finished, with_declarations: bool) -> tuple[Delivery, list[Step]]:
+    def build_sinks(self) -> list[Sink]:
+        """Where every decided passage goes, in order (edge/sinks/outputs.py); add a sink here."""
+        sinks: list[Sink] = [
+            EvidenceSink(self.evidence),
+            StoreSink(self.store),
+            ReviewEventsSink(lambda: self.api_state.review_events if self.api_state is not None else None),
+            DeclarationSink(self.store),
+            CountSink(self.metrics, self._counted),
+        ]
+        if self.mqtt is not None:
+            sinks.append(MqttSink(self.mqtt, self.api_url))
+        sinks.append(ConsoleSink())
+        return sinks
+
+    def _counted(self) -> None:
+        self.passages_done += 1
+
+    def _decide(self, item: Finished, with_declarations: bool) -> Delivery:
         d, voted = item.draft, item.voted
         pid = uuid.uuid4().hex  # before matching: the hub claims the manifest for this passage id
         match = self._match(voted, item.direction, d.started_at, pid, d.lane) if with_declarations else None
@@ -228,41 +255,9 @@ class Daemon:
         )
         p = p.model_copy(update={"id": pid, "box": self.box, "checks": LaneChecks(
             containers=item.expect.containers, cargo=item.expect.cargo)})
-
-        def save_evidence(p: Passage) -> None:
-            for img in images:
-                try:
-                    p.evidence.append(self.evidence.save(img.image, img.kind, img.camera, p.id, img.frame_time,
-                                                         key=img.key))
-                except (OSError, ValueError) as e:  # a full disk or a bad crop loses evidence, never the verdict
-                    log.error("passage %s: evidence %s not saved: %s", p.id, img.kind, e)
-
-        def mark_declaration(p: Passage) -> None:
-            if match is not None and self.hub is None and not self.store.mark_declaration_matched(
-                match.declaration.id, p.id, only_if_unmatched=True
-            ):
-                log.warning("declaration %s was matched by another passage meanwhile", match.declaration.id)
-
-        def count(p: Passage) -> None:
-            self.metrics.passages_total.labels(lane=p.lane, status=p.verdict.status).inc()
-            self.passages_done += 1
-
-        steps = [
-            Step("evidence", save_evidence),
-            Step("store", self.store.save_passage),
-            Step("review_events", self._notify_review, critical=False),
-            Step("declaration", mark_declaration),
-            Step("count", count),
-        ]
-        if self.mqtt is not None:
-            mqtt = self.mqtt
-            steps.append(Step("mqtt_outbox", lambda p: mqtt.publish_passage(p, self.api_url)))
-        steps.append(Step("console", lambda p: print(format_passage_line(p), flush=True), critical=False))
-        return Delivery(p), steps
-
-    def _notify_review(self, p: Passage) -> None:
-        if self.api_state is not None:
-            self.api_state.review_events.passage(p)  # live queue update on open review pages
+        # A hub-linked box does not mark declarations: the hub claimed the manifest while matching.
+        local_decl = match.declaration.id if match is not None and self.hub is None else None
+        return Delivery(p, images=images, declaration_id=local_decl)
 
     def problems(self) -> list[str]:
         """Why the box is degraded beyond cameras/DB/MQTT (for /api/health)."""
@@ -270,10 +265,9 @@ class Daemon:
 
     def _store_rescued(self) -> None:
         """Passages a previous run could not store (edge/sinks.py rescue files) are stored and published now."""
+        again = [s for s in self.sinks if s.name in ("store", "mqtt_outbox")]  # its evidence was written before
         for path, p in load_rescued(self.cfg.storage.database):
-            self.store.save_passage(p)
-            if self.mqtt is not None:
-                self.mqtt.publish_passage(p, self.api_url)
+            deliver(Delivery(p), again)
             path.unlink()
             log.warning("passage %s from a previous run's rescue file stored and queued", p.id)
 
@@ -419,18 +413,6 @@ class Daemon:
         if self._server is not None:
             self._server.should_exit = True
         self.store.close()
-
-
-def format_passage_line(p: Passage) -> str:
-    plate = p.plate.display or p.plate.text if p.plate and p.plate.text else "—"
-    if p.plate and p.plate.text:
-        plate = f"{plate} ({p.plate.country}, {p.plate.confidence:.2f})"
-    codes = " ".join(f"{c.code}{'' if c.check_digit_ok else '(check digit failed)'}" for c in p.containers) or "—"
-    cargo = f"{p.cargo.cls} {p.cargo.confidence:.2f}" if p.cargo else "—"
-    reasons = ", ".join(r.code for r in p.verdict.reasons)
-    t = p.started_at.strftime("%H:%M:%S")
-    verdict = p.verdict.status.upper() + (f" [{reasons}]" if reasons else "")
-    return f"[{p.lane}] {t} plate {plate} · containers {codes} · cargo {cargo} → {verdict}"
 
 
 def _demo_inspector(daemon: Daemon) -> None:

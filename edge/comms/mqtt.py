@@ -1,4 +1,4 @@
-"""Publish passages and gate/camera status to an MQTT broker (paho-mqtt 2).
+"""The box's MQTT connection: passages, decisions and gate/camera status out (paho-mqtt 2).
 
 Delivery model: with an `Outbox` (the daemon always gives one) passage and
 decision events are committed to SQLite first and published by a drain thread in
@@ -12,12 +12,9 @@ retained state, re-published at start-up, and never go through the outbox.
 Availability uses the usual retained online/offline topic with
 `offline` as the last will, so a crash or cable cut shows up for subscribers.
 
-Inbound (when the daemon passes callbacks): declarations on `<prefix>/<gate>/declarations` and external
-lane triggers on `<prefix>/<gate>/<lane>/trigger`, both subscribed at QoS 1 on every (re)connect. A bad
-message is logged and answered on `<prefix>/<gate>/declarations/rejected`; nothing a sender publishes
-can stop the network loop. A *retained* trigger is ignored (with a warning, once per topic): the broker
-would replay it on every reconnect, opening or closing a passage that no vehicle caused. A retained
-declaration is accepted (it is still a declaration, and storing is idempotent by id).
+Inbound (when the daemon passes callbacks): declarations and lane triggers arrive over the same connection
+(one client, one persistent session) and are handled by edge/comms/mqtt_in.py, subscribed at QoS 1 on every
+(re)connect.
 """
 
 from __future__ import annotations
@@ -36,13 +33,11 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from edge.comms.config import MqttConfig
+from edge.comms.mqtt_in import MqttInbound
 from edge.comms.payload import camera_status_payload, iso_utc, passage_payload
 from edge.domain.declarations import (
     VEHICLE_ID_PATTERN,
     Declaration,
-    error_message,
-    load_json,
-    parse_declaration,
 )
 from edge.domain.types import Passage
 from edge.metrics import Metrics
@@ -105,12 +100,11 @@ class MqttPublisher:
         self.host, self.port, tls = parse_broker_url(cfg.url)
         self.base = f"{cfg.topic_prefix.strip('/')}/{gate_id}"
         self.availability_topic = f"{self.base}/available"
-        self.declarations_topic = f"{self.base}/declarations"
-        self.rejected_topic = f"{self.base}/declarations/rejected"
-        self.on_declaration = on_declaration
-        self.on_trigger = on_trigger
-        self.lanes = set(lanes) if lanes is not None else None
-        self._retained_warned: set[str] = set()  # trigger topics whose retained message was reported
+        # Declarations and triggers in (edge/comms/mqtt_in.py), over this one connection.
+        self.inbound = MqttInbound(self.base, gate_id, lambda topic, body, qos, retain: self._publish(
+            topic, body, qos=qos, retain=retain), on_declaration, on_trigger, lanes)
+        self.declarations_topic = self.inbound.declarations_topic
+        self.rejected_topic = self.inbound.rejected_topic
 
         self._lock = threading.Condition()
         self._pending: set[int] = set()  # mids published, PUBACK not yet seen
@@ -167,12 +161,7 @@ class MqttPublisher:
         self._publish(self.availability_topic, "online", qos=1, retain=True)
         # Subscribe on every connect: the session usually keeps subscriptions, but a broker restarted
         # without persistence has forgotten them.
-        subs = []
-        if self.on_declaration is not None:
-            subs.append((self.declarations_topic, 1))
-        if self.on_trigger is not None:
-            subs.append((f"{self.base}/+/trigger", 1))
-        if subs:
+        if subs := self.inbound.subscriptions():
             client.subscribe(subs)
         self._connected.set()
         if self.metrics:
@@ -200,77 +189,7 @@ class MqttPublisher:
             self.metrics.mqtt_published_total.inc()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        try:
-            if msg.topic == self.declarations_topic and self.on_declaration is not None:
-                self._handle_declaration(bytes(msg.payload))
-            elif msg.topic.endswith("/trigger") and self.on_trigger is not None:
-                if msg.retain:
-                    self._ignore_retained_trigger(msg.topic)
-                    return
-                self._handle_trigger(msg.topic, bytes(msg.payload))
-        except Exception:  # never let a message (or a callback) kill paho's network thread
-            log.exception("MQTT: failed to handle a message on %s", msg.topic)
-
-    def _reject(self, decl_id: str | None, error: str) -> None:
-        log.warning("MQTT: declaration %s rejected: %s", decl_id or "(no id)", error)
-        body = json.dumps({"id": decl_id, "error": error}, ensure_ascii=False, separators=(",", ":"))
-        self._publish(self.rejected_topic, body, qos=1, retain=False)
-
-    def _ignore_retained_trigger(self, topic: str) -> None:
-        if topic not in self._retained_warned and len(self._retained_warned) < 1000:
-            self._retained_warned.add(topic)
-            log.warning("MQTT: retained trigger on %s ignored (a trigger must be published with retain=false; "
-                        "clear it with an empty retained message)", topic)
-
-    def _handle_declaration(self, payload: bytes) -> None:
-        decl_id = None
-        try:  # the id, for the rejection message; the same guards as parse_declaration (size, depth, numbers)
-            raw = load_json(payload)
-            if isinstance(raw, dict) and isinstance(raw.get("id"), str):
-                decl_id = raw["id"][:64]
-        except ValueError:  # not loadable: still name the declaration when its id is plain to see
-            m = _DECL_ID.search(payload[:4096])
-            decl_id = m.group(1).decode() if m else None
-        try:
-            din = parse_declaration(payload)
-        except ValueError as e:  # pydantic.ValidationError is a ValueError
-            self._reject(decl_id, error_message(e))
-            return
-        if din.gate is not None and din.gate != self.gate_id:
-            self._reject(din.id, f"gate: declaration is for gate {din.gate!r}, this is {self.gate_id!r}")
-            return
-        assert self.on_declaration is not None
-        try:
-            self.on_declaration(Declaration.received(din))
-        except ValueError as e:
-            self._reject(din.id, str(e))
-        except Exception:
-            log.exception("MQTT: storing declaration %s failed", din.id)
-            self._reject(din.id, "internal error: the declaration was not stored; send it again")
-
-    def _handle_trigger(self, topic: str, payload: bytes) -> None:
-        lane = topic[len(self.base) + 1:].split("/")[0]
-        if self.lanes is not None and lane not in self.lanes:
-            log.warning("MQTT: trigger for unknown lane %r ignored", lane)
-            return
-        try:
-            body = load_json(payload, max_bytes=4096, max_depth=4, what="trigger")
-        except ValueError:
-            body = None
-        if payload.strip() in (b"start", b"end"):  # plain-text form, easy for a PLC gateway
-            body = {"state": payload.strip().decode()}
-        state = body.get("state") if isinstance(body, dict) else None
-        vehicle_id = body.get("vehicle_id") if isinstance(body, dict) else None
-        if state not in ("start", "end") or not (
-                vehicle_id is None or (isinstance(vehicle_id, str) and _VEHICLE_ID.fullmatch(vehicle_id))):
-            log.warning("MQTT: invalid trigger on %s ignored (want {\"state\": \"start\"|\"end\", "
-                        "\"vehicle_id\"?: str}): %r", topic, payload[:200])
-            return
-        assert self.on_trigger is not None
-        try:
-            self.on_trigger(lane, state, vehicle_id)
-        except ValueError as e:  # e.g. a vehicle_id on a lane that takes no AI-IGVs
-            log.warning("MQTT: trigger on %s refused: %s", topic, e)
+        self.inbound.handle(msg.topic, bytes(msg.payload), bool(msg.retain))
 
     # -- publishing ---------------------------------------------------------
 

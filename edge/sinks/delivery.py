@@ -15,7 +15,7 @@ file handles, a locked database — and must not lose this verdict or any later 
   passage) beside the database or, failing that, logged whole at CRITICAL; `load_rescued()` hands rescue
   files back at the next start.
 
-Pure bookkeeping here; the daemon supplies the step functions.
+Pure bookkeeping here; the sinks themselves are in edge/sinks/outputs.py and the daemon lists them.
 """
 
 from __future__ import annotations
@@ -27,8 +27,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from edge.domain.types import Passage
+
+if TYPE_CHECKING:
+    from edge.decision.finalize import EvidenceImage
 
 log = logging.getLogger("smartgate.sinks")
 
@@ -37,22 +41,42 @@ REMIND_EVERY_S = 60.0
 
 
 @dataclass
+class Delivery:
+    """A decided passage on its way out, with what the sinks need besides the passage itself, and the sinks
+    it has been through (a sink that succeeded is not run again when a later one fails)."""
+
+    passage: Passage
+    images: list[EvidenceImage] = field(default_factory=list)  # crops the evidence sink writes
+    declaration_id: str | None = None  # matched on this box: the declaration sink marks it used
+    done: set[str] = field(default_factory=set)
+    attempts: int = 0
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """Where a decided passage goes: the store, the evidence folder, MQTT, the review page, the console.
+
+    `deliver` raises on failure. A `critical` sink is retried until it succeeds (the passage waits); a
+    non-critical one that fails is logged and skipped. To add one: write a class with these three members
+    (edge/sinks/outputs.py has the shipped ones) and add it to the daemon's list in `Daemon.build_sinks`.
+    """
+
+    name: str
+    critical: bool
+
+    def deliver(self, d: Delivery) -> None: ...
+
+
+@dataclass
 class Step:
-    """One sink: `name` for logs and metrics, `run(passage)` raises on failure. `critical` steps are retried
-    until they succeed; a non-critical step that fails is logged and skipped (e.g. the console line)."""
+    """A sink made of a function of the passage (tests and one-off sinks)."""
 
     name: str
     run: Callable[[Passage], None]
     critical: bool = True
 
-
-@dataclass
-class Delivery:
-    """A decided passage and the steps it has been through."""
-
-    passage: Passage
-    done: set[str] = field(default_factory=set)
-    attempts: int = 0
+    def deliver(self, d: Delivery) -> None:
+        self.run(d.passage)
 
 
 class StepFailed(Exception):
@@ -62,14 +86,14 @@ class StepFailed(Exception):
         self.error = error
 
 
-def deliver(d: Delivery, steps: list[Step]) -> None:
-    """Run every step not yet done, in order; raise StepFailed at the first critical failure."""
+def deliver(d: Delivery, sinks: list[Sink]) -> None:
+    """Run every sink not yet done, in order; raise StepFailed at the first critical failure."""
     d.attempts += 1
-    for step in steps:
+    for step in sinks:
         if step.name in d.done:
             continue
         try:
-            step.run(d.passage)
+            step.deliver(d)
         except Exception as e:
             if step.critical:
                 raise StepFailed(step.name, e) from e
