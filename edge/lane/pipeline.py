@@ -1,3 +1,5 @@
+# long: the lane's one state machine (about 500 lines); its pure rules live in cadence.py, tracks.py,
+# passage.py and plausibility.py, and splitting the state itself would scatter one vehicle's story.
 """Per-lane processing: frames in, finished passage drafts out.
 
 camera frames → occupancy (every camera; learnt empty lane, edge.lane.occupancy) →
@@ -30,22 +32,29 @@ import logging
 import queue
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-import cv2
 import numpy as np
 
 from calibration.view import CameraView
 from cameras.config import CameraConfig
 from cameras.frame import Frame
 from edge.domain.types import Box, PlateRead
+from edge.lane.cadence import (  # noqa: F401  LaneStats, thumbnail: re-exported for the bench and tests
+    SETTLED_CONFIDENCE,
+    LaneStats,
+    containers_complete,
+    finds_confirmed,
+    nothing_printed,
+    settled,
+    thumbnail,
+)
 from edge.lane.config import PipelineConfig
 from edge.lane.occupancy import OccupancyDetector
 from edge.lane.passage import PassageAssembler, PassageDraft, hazard_key
 from edge.lane.plausibility import EDGE_PX, plate_plausible
-from edge.lane.tracks import PlateTracker, Track, iou
+from edge.lane.tracks import PlateTracker, Track, iou, read_zones
 from edge.readers.interfaces import (  # noqa: F401  Readers: re-exported for the bench and the tests
     CargoClassifierLike,
     CargoTextReaderLike,
@@ -59,52 +68,7 @@ log = logging.getLogger(__name__)
 
 
 StageTimer = Callable[[str, float], None]
-SETTLED_CONFIDENCE = 0.9  # reads at least this sure count towards `enough_reads`
-AGREED_RUN_EXTRA = 2  # cargo: `enough_reads` + this many classifications in a row of one class also settle it ...
-AGREED_MIN_CONFIDENCE = 0.6  # ... when each is at least this sure
-NOVELTY_SIZE = (64, 36)  # thumbnail (w, h) compared for `novelty_threshold`: enough to see a truck move
 R = TypeVar("R")
-
-
-@dataclass
-class LaneStats:
-    frames: int = 0
-    reads: dict[str, int] = field(
-        default_factory=lambda: {"plate": 0, "container": 0, "cargo": 0, "hazard": 0, "cargo_text": 0}
-    )
-    still_skipped: int = 0  # reads skipped: the frame did not differ from the last one that reader read there
-
-
-def thumbnail(image: np.ndarray) -> np.ndarray:
-    """Small grey copy for the novelty test (INTER_AREA averages away sensor and codec noise)."""
-    small = cv2.resize(image, NOVELTY_SIZE, interpolation=cv2.INTER_AREA)
-    if small.ndim == 3:
-        small = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-    return small.astype(np.int16)
-
-
-def _zones(boxes: list[Box], shape: tuple[int, ...]) -> list[Box]:
-    """Read zones around plate boxes: widened by half the width plus the height, and 1.5 heights up and down
-    (room for a two-line plate's other line and a box that moved on), clipped, overlapping ones merged."""
-    h, w = int(shape[0]), int(shape[1])
-    out: list[list[int]] = []
-    for b in boxes:
-        dx, dy = int(0.5 * b.w + b.h), int(1.5 * b.h)
-        z = [max(0, b.x - dx), max(0, b.y - dy), min(w, b.x + b.w + dx), min(h, b.y + b.h + dy)]
-        if z[2] - z[0] < 8 or z[3] - z[1] < 8:
-            continue
-        for o in out:
-            if z[0] < o[2] and o[0] < z[2] and z[1] < o[3] and o[1] < z[3]:
-                o[:] = [min(o[0], z[0]), min(o[1], z[1]), max(o[2], z[2]), max(o[3], z[3])]
-                break
-        else:
-            out.append(z)
-    return [Box(x=a, y=b_, w=c - a, h=d - b_) for a, b_, c, d in out]
-
-
-def _confirmed(keys: list[str], need: int) -> bool:
-    """Every distinct find was read at least `need` times (nothing found yet: not confirmed)."""
-    return bool(keys) and need > 0 and min(keys.count(k) for k in set(keys)) >= need
 
 
 class LaneProcessor:
@@ -272,7 +236,7 @@ class LaneProcessor:
             if found and self._gated(cam):
                 self._zones = found
         if self._zones is not None:
-            self._zones = _zones(self._zones, self._view_of(cam, frame).shape)
+            self._zones = read_zones(self._zones, self._view_of(cam, frame).shape)
         return True
 
     _zones: list[Box] | None = None
@@ -430,7 +394,7 @@ class LaneProcessor:
         draft = self.assembler.target(ts)
         if draft is None:
             return False
-        return _confirmed(self._finds.get((id(draft), kind), []), self.cfg.confirm_reads)
+        return finds_confirmed(self._finds.get((id(draft), kind), []), self.cfg.confirm_reads)
 
     def _found(self, kind: str, keys: set[str], ts: datetime | None = None) -> None:
         """Count one read's distinct finds towards the current passage's confirmations."""
@@ -451,38 +415,20 @@ class LaneProcessor:
 
     def _settled(self, kind: str, ts: datetime | None = None) -> bool:
         """Enough confident reads of the passage's plate (or cargo class) agree: more would not change the vote."""
-        need, draft = self.cfg.enough_reads, self.assembler.target(ts)
-        if not need or draft is None:
-            return False
-        if kind == "plate":
-            keys = [p.text for p in draft.plates if p.text and p.confidence >= SETTLED_CONFIDENCE]
-        else:
-            known = [c for c in draft.cargo if c.cls != "unknown"]
-            run = known[-(need + AGREED_RUN_EXTRA):]
-            # the last few classifications all name one class with some confidence: the vote cannot turn
-            if (len(run) == need + AGREED_RUN_EXTRA and len({c.cls for c in run}) == 1
-                    and min(c.confidence for c in run) >= AGREED_MIN_CONFIDENCE):
-                return True
-            keys = [c.cls for c in known if c.confidence >= SETTLED_CONFIDENCE]
-        return bool(keys) and max(keys.count(k) for k in set(keys)) >= need
+        draft = self.assembler.target(ts)
+        return draft is not None and settled(draft, kind, self.cfg.enough_reads)
 
     def _nothing_printed(self, ts: datetime) -> bool:
         """The cargo camera settled on a closed roof or an empty deck: no sack or carton to read words on."""
         draft = self.assembler.target(ts)
-        if draft is None or not self._settled("cargo", ts):
-            return False
-        known = [c.cls for c in draft.cargo if c.cls != "unknown"]
-        return bool(known) and max(set(known), key=known.count) in ("closed", "empty")
+        return draft is not None and self._settled("cargo", ts) and nothing_printed(draft)
 
     def _containers_complete(self, ts: datetime) -> bool:
-        """The confirmed codes account for the whole truck: a 40 or 45 ft box, or two boxes (a chassis carries
-        at most two 20 ft). Then the container camera has nothing left to read for this passage."""
+        """The confirmed codes account for the whole truck (see `containers_complete`)."""
         draft = self.assembler.target(ts)
         if draft is None or not self._confirmed("container", ts):
             return False
-        codes = set(self._finds.get((id(draft), "container"), []))
-        sizes = {r.code: r.size_type for r in draft.containers if r.code in codes and r.size_type}
-        return len(codes) >= 2 or any(st[0] in "4L" for st in sizes.values())
+        return containers_complete(draft, set(self._finds.get((id(draft), "container"), [])))
 
     # -- reading ---------------------------------------------------------------------------------------
     def _read_plates(self, vimg: np.ndarray) -> list[PlateRead]:

@@ -391,3 +391,22 @@ class PlateTracker:
     def reset(self) -> None:
         self.tracks.clear()
         self._pending.clear()
+
+
+def read_zones(boxes: list[Box], shape: tuple[int, ...]) -> list[Box]:
+    """Read zones around plate boxes: widened by half the width plus the height, and 1.5 heights up and down
+    (room for a two-line plate's other line and a box that moved on), clipped, overlapping ones merged."""
+    h, w = int(shape[0]), int(shape[1])
+    out: list[list[int]] = []
+    for b in boxes:
+        dx, dy = int(0.5 * b.w + b.h), int(1.5 * b.h)
+        z = [max(0, b.x - dx), max(0, b.y - dy), min(w, b.x + b.w + dx), min(h, b.y + b.h + dy)]
+        if z[2] - z[0] < 8 or z[3] - z[1] < 8:
+            continue
+        for o in out:
+            if z[0] < o[2] and o[0] < z[2] and z[1] < o[3] and o[1] < z[3]:
+                o[:] = [min(o[0], z[0]), min(o[1], z[1]), max(o[2], z[2]), max(o[3], z[3])]
+                break
+        else:
+            out.append(z)
+    return [Box(x=a, y=b_, w=c - a, h=d - b_) for a, b_, c, d in out]
