@@ -1,7 +1,8 @@
 """Frame sources: video files, image folders, RTSP/HTTP/USB cameras, behind one interface.
 
-Names are re-exported lazily (PEP 562) because edge.config imports
-cameras.frame: `smartgate config check` must not pay for importing OpenCV.
+Names are re-exported lazily (PEP 562): edge/config.py imports cameras.config, and `smartgate config check`
+must not pay for importing OpenCV. The package owns its config model (cameras/config.py) and safe image
+decoding (cameras/imageio.py); it imports nothing from edge/ but the shared domain.
 """
 
 from __future__ import annotations

@@ -38,10 +38,6 @@ NETWORK_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://")
 os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp|timeout;5000000")
 
 
-def is_live_url(source: str) -> bool:
-    return source.lower().startswith(NETWORK_SCHEMES) or source.lower().startswith("usb:")
-
-
 @dataclass(frozen=True, slots=True)
 class Backoff:
     """Exponential backoff with ±jitter so that many cameras behind one dead switch do not retry in step."""

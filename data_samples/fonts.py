@@ -58,14 +58,3 @@ def font_path(name: str) -> str:
 def font(name: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(font_path(name), size)
 
-
-def fit_font(name: str, text: str, box_w: int, box_h: int) -> ImageFont.FreeTypeFont:
-    """Largest size of `name` at which `text` fits in box_w × box_h (glyph ink box)."""
-    size = max(4, box_h)
-    while size > 4:
-        f = font(name, size)
-        x0, y0, x1, y1 = f.getbbox(text)
-        if x1 - x0 <= box_w and y1 - y0 <= box_h:
-            return f
-        size -= max(1, size // 20)
-    return font(name, 4)

@@ -202,10 +202,6 @@ class Declaration(DeclarationIn):
     def vehicle_key(self) -> str | None:
         return identity_key(self.vehicle_id) if self.vehicle_id else None
 
-    @property
-    def un_numbers(self) -> list[str]:
-        return [ln.dangerous_goods_un for ln in self.lines if ln.dangerous_goods_un]
-
 
 _NESTING = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
