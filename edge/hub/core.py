@@ -11,6 +11,7 @@
   `redecide.window_min` before, and an update of a matched manifest re-decides its passage when the verdict
   changes.
 * `link_by_hand`: an inspector links a manifest to a passage; audited in `decisions` (action `link`).
+* Inspectors' decisions (a box's, heard on MQTT, and the hub page's): edge/hub/decisions.py.
 * Every re-decision is a new revision with its reason, stored in `passage_revisions` and queued in the
   `outbox` for MQTT (same topic and event_id as the box's event).
 """
@@ -26,25 +27,21 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from edge.comms.payload import iso_utc, passage_from_payload
+from edge.comms.payload import passage_from_payload
 from edge.decision.matching import MatchOutcome, MatchResult, explain_match
 from edge.decision.policy import LaneExpectations, PassageFacts, PolicyRules, decide
 from edge.domain.declarations import Declaration, DeclarationIn, identity_key
 from edge.domain.types import ContainerRead, Passage, PlateRead
 from edge.hub.config import HubConfig
+from edge.hub.decisions import apply_decisions, decide_on_hub, ingest_decision
+from edge.hub.errors import Conflict, NotFound
 from edge.storage.store import normalise_plate
 
 log = logging.getLogger("smartgate.hub")
 
+__all__ = ["MATCH_CANDIDATES", "Conflict", "HubCore", "IngestResult", "NotFound"]  # Conflict, NotFound: errors.py
+
 MATCH_CANDIDATES = 2000
-
-
-class Conflict(Exception):
-    """A request that contradicts the stored state (HTTP 409)."""
-
-
-class NotFound(Exception):
-    """HTTP 404."""
 
 
 @dataclass
@@ -133,19 +130,10 @@ class HubCore:
              actor if rev == 1 else "hub", v["body"]))
         result = IngestResult(p.id, True, rev, created_at=_utc(p.created_at))
         if row[0]:  # first time this passage is seen
-            self._apply_decisions(conn, p.id)
+            apply_decisions(conn, p.id)
             if rev == 1:
                 self._reconcile(conn, body, p, result)
         return result
-
-    def _apply_decisions(self, conn: psycopg.Connection, event_id: str) -> None:
-        """A decision consumed before its passage (or kept past the passage's retention) sets its status."""
-        row = conn.execute(
-            "SELECT action, at, user_name FROM decisions WHERE event_id = %s AND action IN ('approve', 'reject')"
-            " ORDER BY at, id LIMIT 1", (event_id,)).fetchone()
-        if row is not None:
-            conn.execute("UPDATE passages SET review_status = %s, decided_at = %s, decided_by = %s"
-                         " WHERE event_id = %s", (_REVIEW[row[0]], row[1], row[2], event_id))
 
     def _reconcile(self, conn: psycopg.Connection, body: dict[str, Any], p: Passage, result: IngestResult) -> None:
         claim = conn.execute("SELECT declaration_id FROM declaration_matches WHERE event_id = %s",
@@ -429,48 +417,16 @@ class HubCore:
             (gate, lane, event_id, user, role, via, decl_id, comment))
         return rev
 
-    # -- decisions -----------------------------------------------------------------------------------------
+    # -- decisions (edge/hub/decisions.py) -----------------------------------------------------------------
 
     def ingest_decision(self, conn: psycopg.Connection, d: dict[str, Any]) -> bool:
         """A box's review decision (docs/mqtt.md), idempotent on (gate, lane, decision_id)."""
-        for k in ("decision_id", "event_id", "gate", "lane", "at", "user", "action"):
-            if k not in d:
-                raise ValueError(f"decision without {k}")
-        if d["action"] not in ("approve", "reject", "correct"):
-            raise ValueError(f"decision action {d['action']!r}")
-        at = datetime.fromisoformat(str(d["at"]).replace("Z", "+00:00"))
-        got = conn.execute(
-            "INSERT INTO decisions (source, gate, lane, box_decision_id, event_id, at, user_name, role, via, action,"
-            " field, item, previous, new, comment, review_status, body)"
-            " VALUES ('box', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (gate, lane, box_decision_id) WHERE source = 'box' DO NOTHING RETURNING 1",
-            (d["gate"], d["lane"], int(d["decision_id"]), d["event_id"], at, d["user"], d.get("role") or "inspector",
-             d.get("via") or "session", d["action"], d.get("field"), d.get("index"), d.get("previous"),
-             d.get("new"), d.get("comment") or "", d.get("review_status"), Jsonb(d))).fetchone()
-        if got is not None and d["action"] in _REVIEW:
-            conn.execute("UPDATE passages SET review_status = %s, decided_at = %s, decided_by = %s"
-                         " WHERE event_id = %s AND review_status = 'pending'",
-                         (_REVIEW[d["action"]], at, d["user"], d["event_id"]))
-        return got is not None
+        return ingest_decision(conn, d)
 
     def decide_on_hub(self, conn: psycopg.Connection, event_id: str, action: str, user: str, role: str, via: str,
                       comment: str) -> str:
         """Approve or reject on the hub's page: final, like the box's (a decided passage takes no more)."""
-        row = conn.execute("SELECT gate, lane, review_status, decided_by, decided_at FROM passages"
-                           " WHERE event_id = %s FOR UPDATE", (event_id,)).fetchone()
-        if row is None:
-            raise NotFound(f"no passage with id {event_id!r}")
-        gate, lane, status, by, at = row
-        if status != "pending":
-            raise Conflict(f"passage was {status} by {by} at {iso_utc(at) if at else '?'}")
-        new = _REVIEW[action]
-        now = conn.execute(
-            "INSERT INTO decisions (source, gate, lane, event_id, at, user_name, role, via, action, previous, new,"
-            " comment, review_status) VALUES ('hub', %s, %s, %s, clock_timestamp(), %s, %s, %s, %s, 'pending', %s,"
-            " %s, %s) RETURNING at", (gate, lane, event_id, user, role, via, action, new, comment, new)).fetchone()
-        conn.execute("UPDATE passages SET review_status = %s, decided_at = %s, decided_by = %s WHERE event_id = %s",
-                     (new, now[0] if now else None, user, event_id))
-        return new
+        return decide_on_hub(conn, event_id, action, user, role, via, comment)
 
     # -- housekeeping --------------------------------------------------------------------------------------
 
@@ -514,9 +470,6 @@ class HubCore:
                      " AND p.started_at < %s", (cutoff,))
         cur = conn.execute("DELETE FROM passages WHERE started_at < %s", (cutoff,))
         return cur.rowcount or 0
-
-
-_REVIEW = {"approve": "approved", "reject": "rejected"}
 
 
 def _declaration(body: dict[str, Any], received_at: datetime | None, matched: str | None = None) -> Declaration:
