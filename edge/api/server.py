@@ -36,8 +36,8 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from edge.api.app import SecurityHeaders, security_headers
 from edge.api.config import ApiConfig
+from edge.api.middleware import SecurityHeaders, security_headers
 
 log = logging.getLogger(__name__)
 
