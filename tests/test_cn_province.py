@@ -11,7 +11,8 @@ import pytest
 
 from edge.domain.plate_grammar import CN_PROVINCES
 from edge.readers.cn_province import ProvinceClassifier, square
-from edge.readers.plate import GLYPH_SURE, _with_glyph_vote
+from edge.readers.plate_cn_province import GLYPH_SURE
+from edge.readers.plate_cn_province import with_glyph_vote as _with_glyph_vote
 from models import MANIFEST_PATH, ModelError, load_manifest, model_path, sha256_file
 from smartgate_tools.train.train_cn_province import CJK_FONTS, LATIN_FONTS, available, make_sample
 

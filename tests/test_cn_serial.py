@@ -14,7 +14,7 @@ from edge.readers.cn_serial import (
     serial_pitch,
     serial_windows,
 )
-from edge.readers.plate import SERIAL_SURE, PlateReader
+from edge.readers.plate_cn import SERIAL_SURE, CnPlateReader
 from edge.readers.plate_cn_slots import SlotReading, TailVote, vote_slots
 from smartgate_tools.train.train_cn_province import CJK_FONTS, LATIN_FONTS, available
 
@@ -115,7 +115,7 @@ class _Classifier:
 
 
 def _settle(probs: dict[str, float], vote: TailVote) -> tuple[tuple[str, list[float]], list[float]]:
-    reader = PlateReader.__new__(PlateReader)  # only _settle is exercised: no OCR sessions needed
+    reader = CnPlateReader.__new__(CnPlateReader)  # only _settle is exercised: no OCR sessions needed
     reader.serial_model = _Classifier(probs)
     # two recognisers: slots every 3 steps, the second one step later (crop 48 px high: step = 8 px)
     reads = [SlotReading(path=SimpleNamespace(slots=[SimpleNamespace(first=3 * k + d, last=3 * k + d)

@@ -150,8 +150,8 @@ def test_real_hazard_plate_photos(reader):
 
 
 def test_vote_hazards_merges_frames_of_one_panel():
+    from edge.decision.voting import vote_hazards
     from edge.domain.types import HazardRead
-    from edge.readers.hazard import vote_hazards
 
     reads = [HazardRead(hazard_id="33", un_number="1203", hazard_class="3", confidence=0.9)] * 4 + [
         HazardRead(hazard_id=None, un_number="1203", confidence=0.7),

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from edge.readers.ocr.engine import RecResult
-from edge.readers.plate import PlateReader, _extents_along, _Line
+from edge.readers.plate_lines import TextLine as _Line
+from edge.readers.plate_lines import extents_along as _extents_along
+from edge.readers.plate_lines import stacked as _stacked
 
 
 def _line(cx: float, cy: float, w: float, h: float, deg: float, text: str = "1111") -> _Line:
@@ -29,8 +31,8 @@ def _plate(deg: float, centre=(300.0, 300.0)) -> tuple[_Line, _Line]:
 @pytest.mark.parametrize("deg", [0.0, -5.0, 8.0, -14.0, 15.0])
 def test_tilted_two_line_plate_is_paired(deg: float) -> None:
     top, bot = _plate(deg)
-    assert PlateReader._stacked(top, bot)
-    assert not PlateReader._stacked(bot, top)
+    assert _stacked(top, bot)
+    assert not _stacked(bot, top)
 
 
 def test_upright_boxes_of_tilted_lines_overlap_but_the_tilted_frame_separates_them() -> None:
@@ -47,8 +49,8 @@ def test_lines_side_by_side_or_far_apart_are_not_a_plate() -> None:
     top, _ = _plate(10.0)
     beside = _line(520, 340, 170, 44, 10.0)
     far_below = _line(300, 520, 170, 44, 10.0)
-    assert not PlateReader._stacked(top, beside)
-    assert not PlateReader._stacked(top, far_below)
+    assert not _stacked(top, beside)
+    assert not _stacked(top, far_below)
 
 
 def test_level_lines_keep_the_upright_measure() -> None:

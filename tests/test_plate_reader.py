@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from edge.readers.ocr.engine import OcrEngine
-from edge.readers.plate import PlateReader, _ink_split_row
+from edge.readers.plate import PlateReader
+from edge.readers.plate_lines import ink_split_row as _ink_split_row
 
 
 @pytest.fixture(scope="module")

@@ -69,7 +69,7 @@ def test_missed_cn_top_line_is_found_again_above_the_serial(reader, all_digits):
         p = _cn_two_line(rng, all_digits)
         work, bottom = _without_top_line(reader, _scene(p, rng))
         assert bottom.text == p.bottom
-        voted = reader._cn_two_line(work, [bottom])
+        voted = reader.cn.two_line(work, [bottom])
         assert [v.text for v in voted] == [p.text]
 
 
@@ -80,4 +80,4 @@ def test_no_cn_top_line_is_made_up_over_a_vn_bottom_line(reader):
     for _ in range(3):
         p = random_vn_plate(rng, two_line=True)
         work, bottom = _without_top_line(reader, _scene(p, rng))
-        assert reader._cn_two_line(work, [bottom]) == []
+        assert reader.cn.two_line(work, [bottom]) == []

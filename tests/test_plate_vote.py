@@ -4,7 +4,13 @@ import numpy as np
 
 from edge.domain.plate_grammar import CN_PROVINCES, match
 from edge.readers.ocr.engine import RecResult
-from edge.readers.plate import _Candidate, _cn_shape, _cn_tail, _crowded, _Line, _province_choice, _small_top
+from edge.readers.plate_candidates import Candidate as _Candidate
+from edge.readers.plate_candidates import crowded as _crowded
+from edge.readers.plate_cn_province import province_choice as _province_choice
+from edge.readers.plate_cn_text import cn_shape as _cn_shape
+from edge.readers.plate_cn_text import cn_tail as _cn_tail
+from edge.readers.plate_lines import TextLine as _Line
+from edge.readers.plate_lines import small_top as _small_top
 
 
 def _line(text: str, first_conf: float = 0.5) -> _Line:

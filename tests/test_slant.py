@@ -48,6 +48,7 @@ def test_leaning_cn_plates_are_read_through_the_deskewed_crop(monkeypatch):
     without it, and it adds no wrong read."""
     from edge.domain.plate_grammar import CN_PROVINCES
     from edge.readers import plate as plate_mod
+    from edge.readers import plate_cn
     from smartgate_tools.train.cn_province_lines import render_line
     from smartgate_tools.train.train_cn_province import CJK_FONTS, LATIN_FONTS, available
 
@@ -65,11 +66,11 @@ def test_leaning_cn_plates_are_read_through_the_deskewed_crop(monkeypatch):
         plates.append((shear(scene, 0.6), CN_PROVINCES[k] + tail))
 
     def count(min_slant: float) -> tuple[int, int]:
-        monkeypatch.setattr(plate_mod, "MIN_SLANT", min_slant)
+        monkeypatch.setattr(plate_cn, "MIN_SLANT", min_slant)
         texts = [(reader.read(img).text, label) for img, label in plates]
         return sum(t == label for t, label in texts), sum(t is not None and t != label for t, label in texts)
 
-    default = plate_mod.MIN_SLANT
+    default = plate_cn.MIN_SLANT
     right_without, wrong_without = count(10.0)  # never deskew
     right_with, wrong_with = count(default)
     assert right_with >= right_without + 2

@@ -14,7 +14,7 @@ from datetime import datetime
 import numpy as np
 
 from edge.decision.policy import DeclarationLike, LaneExpectations, PassageFacts, PolicyRules, decide
-from edge.decision.voting import vote_containers, vote_plate
+from edge.decision.voting import BLANK_MIN_VOTES, vote_containers, vote_hazards, vote_plate
 from edge.domain.types import (
     Box,
     CargoRead,
@@ -26,7 +26,6 @@ from edge.domain.types import (
     TextEvidence,
 )
 from edge.lane.passage import BestEvidence, PassageDraft, hazard_key
-from edge.readers.hazard import BLANK_MIN_VOTES, vote_hazards
 
 
 @dataclass(frozen=True)

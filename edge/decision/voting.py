@@ -1,10 +1,11 @@
-"""Vote reads across the frames of one passage.
+"""Vote reads across the frames of one passage: plates, container codes and hazard panels.
 
-Single frames misread; a truck is seen in many frames. Following Frigate's LPR
-(which follows common ALPR practice): cluster similar reads greedily by
-Jaro-Winkler similarity, the biggest cluster wins (ties: summed confidence), and
-its most confident member is the answer. Grammar/check-digit validity is part of
-each read already, so a valid read is preferred inside the winning cluster.
+The readers read one frame each; these votes combine their reads across the frames of a passage
+(the cargo class is voted in `finalize.vote_cargo`). Single frames misread; a truck is seen in many
+frames. Following Frigate's LPR (which follows common ALPR practice): cluster similar reads greedily
+by Jaro-Winkler similarity, the biggest cluster wins (ties: summed confidence), and its most
+confident member is the answer. Grammar/check-digit validity is part of each read already, so a
+valid read is preferred inside the winning cluster.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Generic, TypeVar
 
 from rapidfuzz.distance import JaroWinkler
 
-from edge.domain.types import ContainerRead, PlateRead
+from edge.domain.types import ContainerRead, HazardRead, PlateRead
 
 T = TypeVar("T")
 
@@ -149,4 +150,43 @@ def vote_containers(reads: Sequence[ContainerRead], min_support: int = 1) -> lis
         if any(o.code == winner.code for o in out):
             continue
         out.append(winner)
+    return out
+
+
+BLANK_MIN_VOTES = 3  # frames on which a passage must show a blank panel before it counts
+
+
+def vote_hazards(reads: list[HazardRead], min_votes: int = 1, min_blank_votes: int = 1) -> list[HazardRead]:
+    """One HazardRead per distinct panel of a passage, from the per-frame reads.
+
+    Reads are grouped by UN number; a read with only a hazard id joins the group with that id. The
+    group's hazard id is its most frequent one, its confidence the best. Blank-panel reads (no
+    numbers) count only when no numbered panel was read, and only from `min_blank_votes` reads on. Groups with
+    fewer than `min_votes` reads are dropped (a panel is visible on many frames; a one-frame read can be noise).
+    """
+    groups: dict[str, list[HazardRead]] = {}
+    for r in reads:
+        if r.un_number is not None:
+            groups.setdefault(r.un_number, []).append(r)
+    for r in reads:
+        if r.un_number is None and r.hazard_id is not None:
+            home = next((k for k, g in groups.items() if any(x.hazard_id == r.hazard_id for x in g)), None)
+            groups.setdefault(home or f"id:{r.hazard_id}", []).append(r)
+    blanks = [r for r in reads if r.un_number is None and r.hazard_id is None]
+    if not groups and len(blanks) >= min_blank_votes:
+        groups["blank"] = blanks
+    out: list[HazardRead] = []
+    for key, g in groups.items():
+        if len(g) < min_votes:
+            continue
+        ids = [r.hazard_id for r in g if r.hazard_id]
+        hazard_id = max(set(ids), key=ids.count) if ids else None
+        best = max(g, key=lambda r: r.confidence)
+        out.append(HazardRead(
+            hazard_id=hazard_id,
+            un_number=None if key.startswith("id:") or key == "blank" else key,
+            hazard_class=hazard_id.lstrip("X")[0] if hazard_id else None,
+            confidence=best.confidence,
+            box=best.box,
+        ))
     return out

@@ -4,7 +4,8 @@ How it reads (see docs/container_reader.md):
 1. Detect and recognise every text line in the image (PP-OCR via `OcrEngine`).
 2. Group lines spatially into candidate strings: chains of boxes on one row (owner code, serial and the
    boxed check digit are usually three separate boxes), a row followed by the row below it (two-line
-   layout), and columns of small boxes or tall strips (vertical layout, one character per row).
+   layout), and columns of small boxes or tall strips (vertical layout, one character per row). The grouping
+   of boxes is `container_layout.py`; this module adds what reads pixels again (tall strips, check digits).
 3. Parse each candidate with `iso6346.find_codes` (class coercion, check-digit-guided correction).
 4. A code whose boxed check digit was not read is completed only by reading the box region again and
    finding exactly the digit the other ten characters demand; the digit is never computed into the answer.
@@ -16,155 +17,27 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from edge.domain import iso6346
 from edge.domain.types import Box, ContainerRead
+from edge.readers.container_layout import (
+    CodeLine,
+    Found,
+    column_candidates,
+    from_textline,
+    is_tall,
+    row_candidates,
+)
 from edge.readers.ocr.ctc import ctc_segments
 from edge.readers.ocr.engine import OcrEngine, TextLine, crop_quad
 
 log = logging.getLogger(__name__)
 
 DET_MAX_SIDE = 960
-MAX_CHAIN = 4  # owner | serial | check digit | (size code on the same line)
 _MEASURE_RE = re.compile(r"\d[.,]\d|KGS?\b|LBS?\b|CU\.?\s*M|CU\.?\s*FT", re.IGNORECASE)
-
-
-@dataclass
-class _Line:
-    """One recognised text box with its axis-aligned extent."""
-
-    text: str
-    confs: list[float]
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-    quad: np.ndarray | None = None
-
-    @property
-    def w(self) -> float:
-        return self.x1 - self.x0
-
-    @property
-    def h(self) -> float:
-        return self.y1 - self.y0
-
-    @property
-    def cy(self) -> float:
-        return (self.y0 + self.y1) / 2
-
-    @property
-    def cx(self) -> float:
-        return (self.x0 + self.x1) / 2
-
-
-@dataclass
-class _Found:
-    cand: iso6346.CodeCandidate
-    lines: list[_Line]
-    layout: str
-    extra: list[_Line] = field(default_factory=list)  # lines that were read again (check digit box)
-
-    @property
-    def box(self) -> tuple[float, float, float, float]:
-        ls = self.lines + self.extra
-        return min(p.x0 for p in ls), min(p.y0 for p in ls), max(p.x1 for p in ls), max(p.y1 for p in ls)
-
-
-def _from_textline(t: TextLine) -> _Line:
-    q = np.asarray(t.quad, dtype=np.float32)
-    confs = list(t.char_conf) if t.char_conf and len(t.char_conf) == len(t.text) else [t.confidence] * len(t.text)
-    return _Line(t.text, confs, float(q[:, 0].min()), float(q[:, 1].min()), float(q[:, 0].max()),
-                 float(q[:, 1].max()), q)
-
-
-def _v_overlap(a: _Line, b: _Line) -> float:
-    """Vertical overlap as a fraction of the smaller height."""
-    inter = min(a.y1, b.y1) - max(a.y0, b.y0)
-    return max(0.0, inter) / max(1.0, min(a.h, b.h))
-
-
-def _h_overlap(a: _Line, b: _Line) -> float:
-    inter = min(a.x1, b.x1) - max(a.x0, b.x0)
-    return max(0.0, inter) / max(1.0, min(a.w, b.w))
-
-
-def _is_tall(ln: _Line) -> bool:
-    return ln.h > 2.5 * ln.w
-
-
-def _right_neighbour(a: _Line, b: _Line) -> bool:
-    """b continues a's row: to its right, close, vertically aligned, of comparable height."""
-    if _is_tall(a) or _is_tall(b):
-        return False
-    h = max(a.h, b.h)
-    if b.x0 < a.x1 - 0.3 * min(a.h, b.h) or b.x0 - a.x1 > 2.8 * h:
-        return False
-    if not 0.45 < b.h / max(a.h, 1.0) < 2.2:
-        return False
-    return _v_overlap(a, b) >= 0.5
-
-
-def _below(a: _Line, b: _Line) -> bool:
-    """b starts the next text row under a (two-line layout: owner+serial over serial/check digit)."""
-    if _is_tall(a) or _is_tall(b):
-        return False
-    gap = b.y0 - a.y1
-    if gap < -0.3 * a.h or gap > 1.2 * max(a.h, b.h):
-        return False
-    if not 0.5 < b.h / max(a.h, 1.0) < 2.0:
-        return False
-    return abs(b.x0 - a.x0) < 1.5 * a.h or _h_overlap(a, b) > 0.3
-
-
-def _chains(lines: list[_Line]) -> list[list[_Line]]:
-    """All left-to-right chains of up to MAX_CHAIN boxes along a row."""
-    order = sorted(range(len(lines)), key=lambda i: lines[i].x0)
-    nxt: dict[int, list[int]] = {i: [] for i in order}
-    for ai in order:
-        for bi in order:
-            if ai != bi and _right_neighbour(lines[ai], lines[bi]):
-                nxt[ai].append(bi)
-    out: list[list[_Line]] = []
-
-    def walk(path: list[int]) -> None:
-        out.append([lines[i] for i in path])
-        if len(path) < MAX_CHAIN:
-            for b in nxt[path[-1]]:
-                if b not in path:
-                    walk(path + [b])
-
-    for i in order:
-        walk([i])
-    return out
-
-
-def _column_groups(lines: list[_Line]) -> list[list[_Line]]:
-    """Columns of small stacked boxes (vertical code detected one character or a few at a time)."""
-    small = [ln for ln in lines if len(iso6346.clean(ln.text)) <= 4 and not _is_tall(ln)]
-    small.sort(key=lambda ln: ln.y0)
-    groups: list[list[_Line]] = []
-    for ln in small:
-        for g in groups:
-            last = g[-1]
-            if (abs(ln.cx - last.cx) < 0.8 * max(ln.w, last.w, last.h) and
-                    -0.3 * last.h < ln.y0 - last.y1 < 1.5 * last.h and 0.5 < ln.h / max(last.h, 1.0) < 2.0):
-                g.append(ln)
-                break
-        else:
-            groups.append([ln])
-    return [g for g in groups if sum(len(iso6346.clean(x.text)) for x in g) >= 10]
-
-
-def _join(lines: list[_Line]) -> tuple[str, list[float]]:
-    """Box texts joined by a space (a token boundary), with per-character confidences."""
-    text = " ".join(ln.text for ln in lines)
-    confs = [c for ln in lines for c in [*ln.confs, 1.0]][:-1] if lines else []
-    return text, confs
 
 
 class ContainerReader:
@@ -197,13 +70,13 @@ class ContainerReader:
         lines = self._ocr(image)
         # weights and volumes (30.480 KGS, 67.7 CU.M) sit under the code; they are never part of it
         code_lines = [ln for ln in lines if not _MEASURE_RE.search(ln.text)]
-        found = self._candidates(code_lines)
+        found = row_candidates(code_lines)
         found += self._vertical(image, code_lines)
         found = self._complete_check_digits(image, found)
         found += self._extend_serials(image, code_lines, found)
         return self._finalise(found, lines)
 
-    def _ocr(self, image: np.ndarray) -> list[_Line]:
+    def _ocr(self, image: np.ndarray) -> list[CodeLine]:
         """Detect and recognise every text box. (Recognising only the largest boxes or pre-screening with
         the tiny recogniser was tried: the code is not always the largest text under perspective, and
         the pre-screen cost as much as it saved.)
@@ -228,47 +101,20 @@ class ContainerReader:
             for i, r in zip(todo, self.engine.recognize([crops[i] for i in todo]), strict=True):
                 results[i] = TextLine(quad=quads[i], text=r.text, confidence=r.confidence, char_conf=r.char_conf)
         self._seen = [(q, th, t) for q, th, t in zip(quads, thumbs, results, strict=True) if t is not None]
-        return [_from_textline(t) for t in results if t is not None and t.text.strip()]
+        return [from_textline(t) for t in results if t is not None and t.text.strip()]
 
-    # -- candidates ----------------------------------------------------------------------------------
-    def _candidates(self, lines: list[_Line]) -> list[_Found]:
-        found: list[_Found] = []
-        chains = _chains(lines)
-        for ch in chains:
-            text, confs = _join(ch)
-            layout = "vertical" if len(ch) == 1 and _is_tall(ch[0]) else "horizontal"
-            for cand in iso6346.find_codes(text, confs)[:2]:
-                found.append(_Found(cand, ch, layout))
-        # two-line: a row chain, then a row chain starting under its first box
-        starts: dict[int, list[list[_Line]]] = {}
-        for ch in chains:
-            starts.setdefault(id(ch[0]), []).append(ch)
-        for top in chains:
-            if len(iso6346.clean(_join(top)[0])) > 10:
-                continue
-            for ln in lines:
-                if ln is top[0] or not _below(top[0], ln):
-                    continue
-                for bottom in starts.get(id(ln), []):
-                    text, confs = _join(top + bottom)
-                    for cand in iso6346.find_codes(text, confs)[:2]:
-                        found.append(_Found(cand, top + bottom, "two_line"))
-        return found
-
-    def _vertical(self, image: np.ndarray, lines: list[_Line]) -> list[_Found]:
-        found: list[_Found] = []
-        for g in _column_groups(lines):
-            text, confs = _join(g)
-            for cand in iso6346.find_codes(text, confs)[:2]:
-                found.append(_Found(cand, g, "vertical"))
+    # -- candidates needing the image -----------------------------------------------------------------
+    def _vertical(self, image: np.ndarray, lines: list[CodeLine]) -> list[Found]:
+        """Vertical codes: columns of small boxes, then tall strips read again from the image."""
+        found = column_candidates(lines)
         for ln in lines:
-            if not _is_tall(ln) or ln.quad is None:
+            if not is_tall(ln) or ln.quad is None:
                 continue
             for cand in self._read_tall(image, ln):
-                found.append(_Found(cand, [ln], "vertical"))
+                found.append(Found(cand, [ln], "vertical"))
         return found
 
-    def _read_tall(self, image: np.ndarray, ln: _Line) -> list[iso6346.CodeCandidate]:
+    def _read_tall(self, image: np.ndarray, ln: CodeLine) -> list[iso6346.CodeCandidate]:
         """A tall strip is either upright characters stacked one per row, or a line written sideways.
         Stacked: cut it into rows at the gaps of the ink profile and lay the characters side by side, so
         the recogniser sees an ordinary line. Sideways: read it turned both ways. The strip is also
@@ -295,14 +141,14 @@ class ContainerReader:
                 break
         return out
 
-    def _extend_serials(self, image: np.ndarray, lines: list[_Line], found: list[_Found]) -> list[_Found]:
+    def _extend_serials(self, image: np.ndarray, lines: list[CodeLine], found: list[Found]) -> list[Found]:
         """A serial read without its owner code (the detector missed the letters): read a line extended
         to the left of the serial, where the owner code sits, and keep what verifies."""
         used = {id(ln) for f in found if f.cand.check_digit_ok for ln in f.lines}
-        out: list[_Found] = []
+        out: list[Found] = []
         for ln in lines:
             s = iso6346.clean(ln.text)
-            if id(ln) in used or _is_tall(ln) or len(s) not in (6, 7) or not s.isdigit():
+            if id(ln) in used or is_tall(ln) or len(s) not in (6, 7) or not s.isdigit():
                 continue
             box = (ln.x0 - 0.85 * ln.w, ln.y0 - 0.1 * ln.h, ln.x1 + (0.3 if len(s) == 6 else 0.05) * ln.w,
                    ln.y1 + 0.1 * ln.h)
@@ -312,11 +158,11 @@ class ContainerReader:
             rec = self.engine.recognize([_pad(crop, 0.1)])[0]
             for cand in iso6346.find_codes(rec.text, rec.char_conf)[:2]:
                 if cand.check_digit_ok and s[:6] in cand.code:
-                    out.append(_Found(cand, [ln], "horizontal", extra=[_Line(rec.text, [], *box)]))
+                    out.append(Found(cand, [ln], "horizontal", extra=[CodeLine(rec.text, [], *box)]))
         return out
 
     # -- check digit ---------------------------------------------------------------------------------
-    def _complete_check_digits(self, image: np.ndarray, found: list[_Found]) -> list[_Found]:
+    def _complete_check_digits(self, image: np.ndarray, found: list[Found]) -> list[Found]:
         """For 10-character reads, re-read the place where the boxed check digit sits (right of the serial,
         or under its right end in two-line layouts) and accept only when those pixels clearly show the
         digit that the ten characters demand. A missing digit is never filled in by computation alone."""
@@ -344,8 +190,8 @@ class ContainerReader:
                     code = c.code + want
                     cand = iso6346.CodeCandidate(code, True, corrected=c.corrected, raw=c.raw + "?",
                                                  changes=c.changes, confidence=c.confidence)
-                    extra = _Line(want, [1.0], *alone)
-                    out.append(_Found(cand, f.lines, f.layout, extra=[extra]))
+                    extra = CodeLine(want, [1.0], *alone)
+                    out.append(Found(cand, f.lines, f.layout, extra=[extra]))
                     verified.add(c.code)
                     break
         return out
@@ -378,17 +224,17 @@ class ContainerReader:
         return good.pop() if len(good) == 1 else None
 
     # -- output --------------------------------------------------------------------------------------
-    def _finalise(self, found: list[_Found], lines: list[_Line]) -> list[ContainerRead]:
+    def _finalise(self, found: list[Found], lines: list[CodeLine]) -> list[ContainerRead]:
         ok = [f for f in found if f.cand.check_digit_ok]
         if self.include_unverified:
             ok += [f for f in found if not f.cand.check_digit_ok and f.cand.complete]
         # best sighting per code: verified, fewest corrections, most characters in the chain
-        best: dict[str, _Found] = {}
+        best: dict[str, Found] = {}
         for f in sorted(ok, key=lambda f: (not f.cand.check_digit_ok, len(f.cand.changes), len(f.lines))):
             best.setdefault(f.cand.code, f)
         picks = list(best.values())
         # two different codes from the same place: keep the one needing fewer changes; a tie is ambiguous
-        keep: list[_Found] = []
+        keep: list[Found] = []
         for f in sorted(picks, key=lambda f: (not f.cand.check_digit_ok, len(f.cand.changes))):
             clash = [k for k in keep if _overlaps(k.box, f.box)]
             if not clash:
@@ -398,7 +244,7 @@ class ContainerReader:
             if f.cand.check_digit_ok and k.cand.check_digit_ok and len(k.cand.changes) == len(f.cand.changes):
                 log.debug("ambiguous container code at one place: %s vs %s", k.cand.code, f.cand.code)
                 keep.remove(k)  # neither wins: no-read for that place rather than a coin toss
-                keep.append(_Found(k.cand, k.lines, "ambiguous"))
+                keep.append(Found(k.cand, k.lines, "ambiguous"))
         results = []
         for f in keep:
             if f.layout == "ambiguous":
@@ -418,7 +264,7 @@ class ContainerReader:
         return results
 
     @staticmethod
-    def _size_type(f: _Found, lines: list[_Line]) -> iso6346.SizeType | None:
+    def _size_type(f: Found, lines: list[CodeLine]) -> iso6346.SizeType | None:
         """Size/type code: in the code's own chain (same line), else the nearest line below the code."""
         for ln in f.lines:
             s = iso6346.clean(ln.text)

@@ -66,7 +66,23 @@ def constrained_best_path(
     T, L = probs.shape[0], len(template)
     if L == 0 or T < L:
         return None
-    # work on the template's columns only: recogniser charsets have thousands of CJK glyphs
+    cols, sub, allowed = _template_columns(probs, template, fold)
+    lb = _blank_log(probs, skip)
+    logp, ident = _slot_states(sub, allowed)
+    best = _backtrack(*_viterbi(logp, ident, lb))
+    if best is None:
+        return None
+    log_score, spans, kinds = best
+    if len(kinds) != L:
+        return None
+    slots = [_slot_read(sub, cols, allowed[i], spans[i], kinds[i]) for i in range(L)]
+    return ConstrainedPath(slots, log_score, _greedy_log_score(probs, lb))
+
+
+def _template_columns(probs: np.ndarray, template: Sequence[Sequence[int]],
+                      fold: Sequence[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """The template's charset columns, `probs` restricted to them (look-alikes folded in) and each
+    slot's alphabet as indices into those columns: recogniser charsets have thousands of CJK glyphs."""
     cols = np.unique(np.concatenate([np.asarray(a, dtype=np.int64) for a in template]))
     sub = probs[:, cols].astype(np.float64)
     pos = {int(c): i for i, c in enumerate(cols)}
@@ -74,10 +90,14 @@ def constrained_best_path(
         if b in pos:
             sub[:, pos[b]] += probs[:, a]
     allowed = [np.asarray([pos[int(c)] for c in a], dtype=np.int64) for a in template]
-    full = probs
-    probs = sub
-    lb = _blank_log(full, skip)
-    # slots padded to a common width K; padding states are unreachable (-inf emissions)
+    return cols, sub, allowed
+
+
+def _slot_states(sub: np.ndarray, allowed: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Log emissions (T, L, K) of the states "slot i showing its k-th class" and each state's class id
+    (L, K). Slots are padded to a common width K; padding states are unreachable (-inf emissions) and
+    get unique negative ids so that they never count as a repeat."""
+    L = len(allowed)
     K = max(len(a) for a in allowed)
     col = np.zeros((L, K), dtype=np.int64)
     valid = np.zeros((L, K), dtype=bool)
@@ -86,6 +106,14 @@ def constrained_best_path(
         valid[i, : len(a)] = True
     logp = np.where(valid[None], np.log(sub[:, col] + _EPS), _NEG)  # (T, L, K)
     ident = np.where(valid, col, -1 - np.arange(L)[:, None] * K - np.arange(K)[None])  # class id, unique pads
+    return logp, ident
+
+
+def _viterbi(logp: np.ndarray, ident: np.ndarray,
+             lb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Forward pass over the states "blank before slot i" and "slot i showing class k": the final
+    char and blank scores and the back-pointers of both."""
+    T, L, K = logp.shape
     blank = np.full(L + 1, _NEG)
     chars = np.full((L, K), _NEG)
     blank[0] = lb[0]
@@ -124,6 +152,14 @@ def constrained_best_path(
         bp_char[t] = ptr
         chars = best + logp[t]
         blank = new_blank
+    return chars, blank, bp_char, bp_blank
+
+
+def _backtrack(chars: np.ndarray, blank: np.ndarray, bp_char: np.ndarray,
+               bp_blank: np.ndarray) -> tuple[float, dict[int, list[int]], dict[int, int]] | None:
+    """The best path's log score, each slot's first and last time step and its chosen state; None when
+    no path spells the template."""
+    T, L = bp_char.shape[0], chars.shape[0]
     k_end = int(np.argmax(chars[L - 1]))
     end_char = chars[L - 1][k_end]
     if max(end_char, blank[L]) <= _NEG / 2:
@@ -148,25 +184,23 @@ def constrained_best_path(
                 break
             p = int(bp_blank[t, i])
             state = ("b", i) if p == -2 else ("c", i - 1, p)
-    if len(kinds) != L:
-        return None
-    slots = []
-    for i in range(L):
-        first, last = spans[i]
-        a = allowed[i]
-        window = probs[first : last + 1][:, a]
-        peak = window.max(axis=0)
-        k = kinds[i]
-        order = np.argsort(peak)[::-1]
-        ru = next((j for j in order if j != k), -1)
-        step = first + int(window[:, k].argmax())
-        total = float(probs[step, a].sum())
-        slots.append(SlotRead(
-            cls=int(cols[a[k]]), first=first, last=last, conf=float(peak[k]),
-            share=float(probs[step, a[k]] / total) if total > 0 else 0.0,
-            runner_up=int(cols[a[ru]]) if ru >= 0 else -1, runner_up_p=float(peak[ru]) if ru >= 0 else 0.0,
-        ))
-    return ConstrainedPath(slots, log_score, _greedy_log_score(full, lb))
+    return log_score, spans, kinds
+
+
+def _slot_read(sub: np.ndarray, cols: np.ndarray, a: np.ndarray, span: list[int], k: int) -> SlotRead:
+    """One slot's class, confidence and runner-up over its own frames (`a`: the slot's alphabet)."""
+    first, last = span
+    window = sub[first : last + 1][:, a]
+    peak = window.max(axis=0)
+    order = np.argsort(peak)[::-1]
+    ru = next((j for j in order if j != k), -1)
+    step = first + int(window[:, k].argmax())
+    total = float(sub[step, a].sum())
+    return SlotRead(
+        cls=int(cols[a[k]]), first=first, last=last, conf=float(peak[k]),
+        share=float(sub[step, a[k]] / total) if total > 0 else 0.0,
+        runner_up=int(cols[a[ru]]) if ru >= 0 else -1, runner_up_p=float(peak[ru]) if ru >= 0 else 0.0,
+    )
 
 
 def _greedy_log_score(probs: np.ndarray, lb: np.ndarray) -> float:

@@ -13,7 +13,8 @@ It runs on many frames, so it looks for orange first and reads only when it find
    rectangle alone is not a panel: a cab door, a cone, a painted kerb) and is dropped otherwise (another frame
    of the passage will read it). A plain orange panel with no divider and no dark marks, inside its own black
    border, is a blank panel (packaged dangerous goods): HazardRead with both numbers None; a passage needs it on
-   several frames (`BLANK_MIN_VOTES`, applied where passages are voted).
+   several frames (`BLANK_MIN_VOTES` in `edge.decision.voting`, which votes a passage's panels across frames:
+   this module reads one frame).
 5. A panel that touches the image edge is not read at all: it may continue beyond the frame (issue 18: a blank
    orange area at the frame edge became a panel).
 """
@@ -43,7 +44,6 @@ WORK_SIDE = 1280  # shape search: a 48 px panel in a 1024 px photo must keep its
 MIN_PANEL_H = 10  # pixels on the work image; smaller panels cannot be read anyway
 MIN_BLANK_H = 20  # a blank panel has only its colour and frame to go on: ask for a bigger one
 EDGE_PX = 2  # a panel this close to the image border may be cut off: not a whole panel
-BLANK_MIN_VOTES = 3  # frames on which a passage must show a blank panel before it counts
 HAZARD_RE = re.compile(r"^X?[2-9]\d{1,2}$")
 UN_RE = re.compile(r"^\d{4}$")
 
@@ -312,39 +312,3 @@ class HazardPanelReader:
         if "X" in text[1:]:  # X only leads a hazard id
             return "", 0.0
         return text, (float(np.mean(confs)) if confs else 0.0)
-
-
-def vote_hazards(reads: list[HazardRead], min_votes: int = 1, min_blank_votes: int = 1) -> list[HazardRead]:
-    """One HazardRead per distinct panel of a passage, from the per-frame reads.
-
-    Reads are grouped by UN number; a read with only a hazard id joins the group with that id. The
-    group's hazard id is its most frequent one, its confidence the best. Blank-panel reads (no
-    numbers) count only when no numbered panel was read, and only from `min_blank_votes` reads on. Groups with
-    fewer than `min_votes` reads are dropped (a panel is visible on many frames; a one-frame read can be noise).
-    """
-    groups: dict[str, list[HazardRead]] = {}
-    for r in reads:
-        if r.un_number is not None:
-            groups.setdefault(r.un_number, []).append(r)
-    for r in reads:
-        if r.un_number is None and r.hazard_id is not None:
-            home = next((k for k, g in groups.items() if any(x.hazard_id == r.hazard_id for x in g)), None)
-            groups.setdefault(home or f"id:{r.hazard_id}", []).append(r)
-    blanks = [r for r in reads if r.un_number is None and r.hazard_id is None]
-    if not groups and len(blanks) >= min_blank_votes:
-        groups["blank"] = blanks
-    out: list[HazardRead] = []
-    for key, g in groups.items():
-        if len(g) < min_votes:
-            continue
-        ids = [r.hazard_id for r in g if r.hazard_id]
-        hazard_id = max(set(ids), key=ids.count) if ids else None
-        best = max(g, key=lambda r: r.confidence)
-        out.append(HazardRead(
-            hazard_id=hazard_id,
-            un_number=None if key.startswith("id:") or key == "blank" else key,
-            hazard_class=hazard_id.lstrip("X")[0] if hazard_id else None,
-            confidence=best.confidence,
-            box=best.box,
-        ))
-    return out

@@ -26,6 +26,7 @@ from edge.readers.cn_province import ProvinceClassifier
 
 def capture(labels: list[Path], to: Path) -> int:
     from edge.readers import plate as plate_mod
+    from edge.readers.plate_cn import CnPlateReader
     from smartgate_tools.evaluate import imread
 
     repo = Path(__file__).resolve().parents[3]
@@ -33,7 +34,7 @@ def capture(labels: list[Path], to: Path) -> int:
         raise SystemExit(f"{to}: write real crops outside the repository")
     seen: list[dict] = []
     current: dict = {}
-    orig = plate_mod.PlateReader._glyph_vector
+    orig = CnPlateReader._glyph_vector
 
     def spy(self, work, quad, sr, slot, aspect=1.0, offset=0.0):
         from edge.readers.ocr.engine import crop_quad
@@ -44,7 +45,7 @@ def capture(labels: list[Path], to: Path) -> int:
         seen.append({**current, "crop": crop, "x": x, "aspect": aspect})
         return orig(self, work, quad, sr, slot, aspect, offset)
 
-    plate_mod.PlateReader._glyph_vector = spy
+    CnPlateReader._glyph_vector = spy
     reader = plate_mod.PlateReader()
     for path in labels:
         for row in csv.DictReader(path.open(encoding="utf-8")):

@@ -3,7 +3,7 @@
     python -m smartgate_tools.train.cn_serial_real ../shared/eval/plate_cn/labels.csv [--model X.onnx]
 
 For every one-line CN plate the reader votes on, the classifier looks at all six letter/serial slots
-through the runtime's windows (`PlateReader._settle`'s geometry); each slot is compared with the
+through the runtime's windows (`CnPlateReader._settle`'s geometry); each slot is compared with the
 label's character. What matters for the reader is how often it is *sure* (≥ SERIAL_SURE) and wrong:
 that is the rate at which it could turn a contested slot into a wrong read.
 """
@@ -18,12 +18,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.readers import plate as plate_mod
 from edge.readers.cn_serial import SerialClassifier
+from edge.readers.plate import PlateReader
+from edge.readers.plate_cn import SERIAL_SURE, CnPlateReader
 from edge.readers.plate_cn_slots import SlotReading, TailVote
 
 
-class _Probe(plate_mod.PlateReader):
+class _Probe(CnPlateReader):
     """Records the classifier's answer on every slot of every voted line (contested or not)."""
 
     seen: list[tuple[int, str, float]]  # (tail index, classifier's top character, its probability)
@@ -42,20 +43,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", help="ONNX file to score instead of the shipped one")
     args = p.parse_args(argv)
     model = SerialClassifier(verify=args.model is None, path=Path(args.model) if args.model else None)
-    reader = _Probe(serial_model=model)
+    reader = PlateReader(serial_model=model)
+    probe = _Probe(reader.engine, reader.cn_engine, reader.check_engine, reader.glyph_model, reader.serial_model)
+    reader.cn = probe
     root = Path(args.labels).parent
-    sure = float(plate_mod.SERIAL_SURE)
+    sure = float(SERIAL_SURE)
     n = top1 = n_sure = sure_wrong = 0
     scored: list[tuple[float, bool]] = []  # (classifier's top probability, top is the label's character)
     wrong_examples = []
     with open(args.labels, encoding="utf-8") as f:
         for row in csv.DictReader(f):
             label = row["label"]
-            reader.seen = []
+            probe.seen = []
             reader.read(cv2.imread(str(root / row["file"])))
-            if len(reader.seen) != 6 or len(label) != 7:
+            if len(probe.seen) != 6 or len(label) != 7:
                 continue  # no one-line vote (two-line plate, no CN line found) or several per image
-            for i, best, pr in reader.seen:
+            for i, best, pr in probe.seen:
                 truth = label[i + 1]
                 n += 1
                 top1 += best == truth
