@@ -225,3 +225,14 @@ def test_a_box_without_the_tools_says_which_install_brings_them() -> None:
     code_ok = "import sys; sys.modules['smartgate_tools'] = None\nfrom edge.cli import main\nmain(['--help'])"
     r = subprocess.run([sys.executable, "-c", code_ok], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "run" in r.stdout
+
+
+def test_every_tool_command_has_a_handler() -> None:
+    tools_cli = pytest.importorskip("smartgate_tools.cli")
+    import importlib
+
+    from edge.cli import TOOL_COMMANDS
+
+    assert set(tools_cli.HANDLERS) == set(TOOL_COMMANDS)
+    for module, function in tools_cli.HANDLERS.values():
+        assert callable(getattr(importlib.import_module(module), function))

@@ -4,6 +4,7 @@ once and in order; plus the Store's public connection API and the shared connect
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import stat
 from pathlib import Path
@@ -15,124 +16,10 @@ from edge.storage import sqlite_conn
 from edge.storage.schema import MIGRATIONS_DIR, SchemaError, load_migrations
 from edge.storage.store import MIGRATIONS, Store
 
-# The constant exactly as edge/storage/store.py held it up to commit e87de0b (schema version 4). Frozen
-# here as the reference: a database it created must be taken as current by the migration files.
-OLD_MIGRATIONS: list[str] = [
-    # 1: passages with the columns the API filters on.
-    """
-    CREATE TABLE passages (
-        id          TEXT PRIMARY KEY,
-        gate        TEXT NOT NULL,
-        lane        TEXT NOT NULL,
-        status      TEXT NOT NULL CHECK (status IN ('clear', 'flag')),
-        started_at  TEXT NOT NULL,   -- UTC, fixed-width ISO-8601 so text order is time order
-        plate_text  TEXT,            -- normalised plate text, NULL for a no-read
-        created_at  TEXT NOT NULL,
-        body        TEXT NOT NULL    -- Passage JSON
-    );
-    CREATE INDEX passages_started ON passages (started_at);
-    CREATE INDEX passages_lane_started ON passages (lane, started_at);
-    CREATE INDEX passages_status_started ON passages (status, started_at);
-    CREATE INDEX passages_plate ON passages (plate_text);
-    """,
-    # 2: declarations (manifests of expected trucks) and their container codes, for matching.
-    """
-    CREATE TABLE declarations (
-        id                  TEXT PRIMARY KEY,   -- the sender's reference (e.g. National Single Window number)
-        gate                TEXT,
-        direction           TEXT NOT NULL CHECK (direction IN ('import', 'export')),
-        plate               TEXT,               -- normalised plate text
-        vehicle_id          TEXT,               -- identity_key() of the AI-IGV id
-        received_at         TEXT NOT NULL,      -- UTC, fixed-width ISO-8601
-        matched_passage_id  TEXT,
-        body                TEXT NOT NULL       -- Declaration JSON
-    );
-    CREATE INDEX declarations_plate ON declarations (plate);
-    CREATE INDEX declarations_vehicle ON declarations (vehicle_id);
-    CREATE INDEX declarations_received ON declarations (received_at);
-    CREATE INDEX declarations_unmatched ON declarations (received_at) WHERE matched_passage_id IS NULL;
-    CREATE TABLE declaration_containers (
-        code            TEXT NOT NULL,
-        declaration_id  TEXT NOT NULL REFERENCES declarations (id) ON DELETE CASCADE,
-        PRIMARY KEY (declaration_id, code)
-    );
-    CREATE INDEX declaration_containers_code ON declaration_containers (code);
-    """,
-    # 3: inspectors' review (edge/api/review): accounts, sessions, machine tokens, and the append-only
-    # decision/audit trail. Secrets are stored as hashes only (argon2 for passwords, sha256 for the
-    # random session ids and tokens). The triggers make the audit immutable for every caller.
-    """
-    CREATE TABLE users (
-        id             INTEGER PRIMARY KEY AUTOINCREMENT,
-        name           TEXT NOT NULL UNIQUE COLLATE NOCASE,
-        role           TEXT NOT NULL CHECK (role IN ('viewer', 'inspector', 'admin')),
-        password_hash  TEXT NOT NULL,
-        created_at     TEXT NOT NULL,
-        disabled       INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE TABLE sessions (
-        id_hash     TEXT PRIMARY KEY,   -- sha256 of the cookie value
-        user_id     INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-        csrf        TEXT NOT NULL,
-        created_at  TEXT NOT NULL,
-        last_seen   TEXT NOT NULL,
-        expires_at  TEXT NOT NULL,
-        ip          TEXT
-    );
-    CREATE INDEX sessions_user ON sessions (user_id);
-    CREATE TABLE api_tokens (
-        token_hash    TEXT PRIMARY KEY, -- sha256 of the bearer token
-        user_id       INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-        label         TEXT,
-        created_at    TEXT NOT NULL,
-        last_used_at  TEXT,
-        revoked       INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE TABLE review_decisions (
-        id          INTEGER PRIMARY KEY AUTOINCREMENT,
-        passage_id  TEXT NOT NULL,      -- the passage's event id; no FK: the audit outlives passage retention
-        gate        TEXT NOT NULL,
-        lane        TEXT NOT NULL,
-        at          TEXT NOT NULL,      -- UTC, fixed-width ISO-8601
-        user_name   TEXT NOT NULL,
-        role        TEXT NOT NULL,
-        via         TEXT NOT NULL CHECK (via IN ('session', 'token')),
-        action      TEXT NOT NULL CHECK (action IN ('approve', 'reject', 'correct')),
-        field       TEXT CHECK (field IS NULL OR field IN ('plate', 'container', 'cargo')),
-        item        INTEGER,            -- container index for field = 'container'
-        previous    TEXT,
-        new         TEXT,
-        comment     TEXT NOT NULL DEFAULT ''
-    );
-    CREATE INDEX review_decisions_passage ON review_decisions (passage_id, id);
-    CREATE INDEX review_decisions_at ON review_decisions (at);
-    CREATE TRIGGER review_decisions_no_update BEFORE UPDATE ON review_decisions
-    BEGIN SELECT RAISE(ABORT, 'review_decisions is append-only: audit records cannot be changed'); END;
-    CREATE TRIGGER review_decisions_no_delete BEFORE DELETE ON review_decisions
-    BEGIN SELECT RAISE(ABORT, 'review_decisions is append-only: audit records cannot be deleted'); END;
-    -- INSERT OR REPLACE deletes the old row without firing DELETE triggers: refuse re-used ids.
-    CREATE TRIGGER review_decisions_no_replace BEFORE INSERT ON review_decisions
-    WHEN EXISTS (SELECT 1 FROM review_decisions WHERE id = NEW.id)
-    BEGIN SELECT RAISE(ABORT, 'review_decisions is append-only: ids cannot be reused'); END;
-    """,
-    # 4: durable MQTT outbox (edge/storage/outbox.py): an event row lives here from before it is published until
-    # the broker's PUBACK; outbox_state keeps the created_at of the newest passage enqueued.
-    """
-    CREATE TABLE outbox (
-        seq         INTEGER PRIMARY KEY AUTOINCREMENT,   -- publish order
-        topic       TEXT NOT NULL,
-        payload     BLOB NOT NULL,
-        qos         INTEGER NOT NULL CHECK (qos IN (0, 1, 2)),
-        retain      INTEGER NOT NULL DEFAULT 0,
-        event_id    TEXT,                                -- passage id: subscribers drop redeliveries by it
-        created_at  TEXT NOT NULL
-    );
-    CREATE TABLE outbox_state (
-        key    TEXT PRIMARY KEY,
-        value  TEXT NOT NULL
-    );
-    """,
-]
+# The constant exactly as edge/storage/store.py held it up to commit e87de0b (schema version 4), frozen in a
+# data file as the reference: a database it created must be taken as current by the migration files.
+FROZEN = Path(__file__).with_name("data") / "store_migrations_e87de0b.json"
+OLD_MIGRATIONS: list[str] = json.loads(FROZEN.read_text(encoding="utf-8"))["migrations"]
 
 
 def _schema(path: Path) -> list[tuple[str, str, str, str | None]]:

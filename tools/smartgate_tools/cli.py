@@ -7,9 +7,8 @@ a gate box without the tools says which install brings them.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-
-COMMANDS = ("read", "eval", "train", "cargo-eval", "dataset", "model", "bench")
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -44,39 +43,25 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     add_bench_arguments(sub.add_parser("bench", help="pipeline vs naive baseline on sample footage: speed, accuracy"))
 
 
+# command → (module, function): each imported only when its command runs, so `smartgate run` pays for none.
+HANDLERS = {
+    "read": ("smartgate_tools.evaluate", "main_read"),
+    "eval": ("smartgate_tools.evaluate", "main_eval"),
+    "train": ("smartgate_tools.train.train_cargo", "main_train"),
+    "cargo-eval": ("smartgate_tools.cargo_eval", "main_cargo_eval"),
+    "dataset": ("smartgate_tools.dataset_export", "main_dataset"),
+    "model": ("smartgate_tools.model_promote", "main_model"),
+    "bench": ("smartgate_tools.bench.main", "main_bench"),
+}
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run one of COMMANDS (each imports its module only when called: `smartgate run` pays for none)."""
-    if args.command == "read":
-        from smartgate_tools.evaluate import main_read
-
-        return main_read(args)
-    if args.command == "eval":
-        from smartgate_tools.evaluate import main_eval
-
-        return main_eval(args)
+    """Run one of the tools' commands (edge/cli.py TOOL_COMMANDS)."""
     if args.command == "train":
         try:
             import torch  # noqa: F401
         except ImportError:
             print("error: training needs torch, torchvision and ultralytics: pip install -e '.[train]'", file=sys.stderr)
             return 2
-        from smartgate_tools.train.train_cargo import main_train
-
-        return main_train(args)
-    if args.command == "cargo-eval":
-        from smartgate_tools.cargo_eval import main_cargo_eval
-
-        return main_cargo_eval(args)
-    if args.command == "dataset":
-        from smartgate_tools.dataset_export import main_dataset
-
-        return main_dataset(args)
-    if args.command == "model":
-        from smartgate_tools.model_promote import main_model
-
-        return main_model(args)
-    if args.command == "bench":
-        from smartgate_tools.bench.main import main_bench
-
-        return main_bench(args)
-    raise ValueError(f"not a tools command: {args.command}")
+    module, function = HANDLERS[args.command]
+    return int(getattr(importlib.import_module(module), function)(args))
