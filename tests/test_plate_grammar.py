@@ -110,3 +110,40 @@ def test_sticker_drop_costs_more_than_an_exact_read_and_leaves_vn_plates_alone()
     assert match("51F88270")[0].text == "51F88270"  # 8 characters, an 8 in slot 3: VN truck as read
     assert match("1Z785233")[0].cost > match("1Z75233")[0].cost
     assert not any(m.dropped_sticker for m in match("RKD565AV"))  # only round glyphs stand for an emblem
+
+
+# Every VN series in circulation (domain.md §2, Circular 79/2024; issue 17), one case each: the text read as
+# the grammar's own, with no correction.
+@pytest.mark.parametrize(
+    "raw, text, fmt",
+    [
+        ("30A-123.45", "30A12345", "vn_truck"),  # car/truck, one series letter, 5-digit serial
+        ("24C-1234", "24C1234", "vn_truck"),  # 4-digit serial (older plates)
+        ("51LD-123.45", "51LD12345", "vn_special"),  # LD: foreign-invested enterprises
+        ("29AA-123.45", "29AA12345", "vn_truck"),  # two series letters (cars; the 2-letter motorbike series)
+        ("51R-141.39", "51R14139", "vn_trailer"),  # R: trailers and semi-trailers
+        ("29-B1 123.45", "29B112345", "vn_moto"),  # motorbike: letter + digit
+        ("29-AB 123.45", "29AB12345", "vn_truck"),  # 2-letter motorbike series (same text as a car's)
+        ("43-Đ1 123.45", "43Đ112345", "vn_moto"),  # Đ series letter
+        ("29-MĐ1 123.45", "29MĐ112345", "vn_special"),  # MĐ: electric motorbikes
+        ("29-MD1 123.45", "29MD112345", "vn_special"),  # ... as recognisers and labels write it (Đ → D)
+        ("29TĐ-123.45", "29TĐ12345", "vn_special"),  # TĐ: assembled vehicles
+        ("80NG-636.70", "80NG63670", "vn_foreign"),  # NG: diplomatic
+        ("80NN-123.45", "80NN12345", "vn_foreign"),  # NN: foreigners
+        ("80QT-123.45", "80QT12345", "vn_foreign"),  # QT: international organisations
+        ("80123NG123", "80123NG123", "vn_foreign"),  # 5-digit country/organisation prefix
+        ("29KT-123.45", "29KT12345", "vn_special"),  # KT: economic (military enterprises)
+        ("29DA-123.45", "29DA12345", "vn_special"),  # DA: projects
+        ("29MK-1234", "29MK1234", "vn_special"),  # MK: special machinery
+        ("29HC-123.45", "29HC12345", "vn_special"),  # HC: restricted
+        ("T29-12345", "T2912345", "vn_temp"),  # temporary
+    ],
+)
+def test_every_vn_series_in_circulation(raw, text, fmt):
+    m = best_match(raw)
+    assert m is not None and m.country == "VN" and m.text == text and m.format == fmt and m.corrections == 0
+
+
+def test_label_key_folds_the_series_letter_d_with_stroke():
+    # ../shared labels write Đ as D; a read with Đ is the same plate
+    assert label_key("29-MĐ1 123.45") == label_key("29MD112345") == "29MD112345"
