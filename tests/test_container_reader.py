@@ -126,3 +126,107 @@ def test_real_photo_smoke(reader):
         assert all(iso6346.validate(c) for c in codes)
     assert hits >= 0.8 * len(rows), f"{hits}/{len(rows)} read"
     assert wrong <= 1
+
+
+# -- vertical codes down a door edge: the column reader (edge/readers/container_column.py) ---------------------
+
+def _stacked_column(img, code, x, y, ch_h=38, pitch=44, color=WHITE):
+    """Upright characters stacked one per row as on a door edge: owner code, a wider gap, the serial, a wider
+    gap and the check digit in a frame. Returns the column's box (x0, y0, x1, y1)."""
+    from data_samples.draw import put_text
+
+    face = "DejaVuSansCondensed-Bold.ttf"
+    y0 = y
+    for i, c in enumerate(code):
+        if i in (4, 10):
+            y += pitch // 2
+        put_text(img, c, face, (x, y, int(0.62 * ch_h), ch_h), color, keep_aspect=True)
+        if i == 10:
+            cv2.rectangle(img, (x - 6, y - 6), (x + int(0.62 * ch_h) + 6, y + ch_h + 6), color, 2)
+        y += pitch
+    return x - 8, y0, x + int(0.62 * ch_h) + 8, y
+
+
+def _edge_door(h=720, w=520, color=(35, 40, 120)):
+    """A door edge lit from above (a brightness gradient along the column) with a rail beside the code."""
+    img = np.full((h, w, 3), color, np.uint8).astype(np.float32)
+    img *= np.linspace(1.9, 0.8, h, dtype=np.float32)[:, None, None]
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    cv2.rectangle(img, (300, 0), (306, h), (170, 170, 170), -1)
+    return img
+
+
+def _line(text, x0, y0, x1, y1):
+    from edge.readers.container_layout import CodeLine
+
+    quad = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
+    return CodeLine(text, [0.9] * len(text), x0, y0, x1, y1, quad)
+
+
+def test_column_groups_joins_detector_pieces_of_one_column():
+    from edge.readers.container_column import column_groups
+
+    # as a gate camera's detector returns a vertical code: owner code, part of the serial, the boxed digit
+    pieces = [_line("BEAU", 380, 100, 402, 270), _line("687", 378, 400, 400, 530), _line("8", 374, 560, 398, 600)]
+    other = [_line("22G1", 470, 100, 494, 270), _line("CAUTION", 100, 300, 260, 340)]
+    cols = column_groups(pieces + other)
+    col = next(c for c in cols if pieces[0] in c.lines)
+    assert col.lines == pieces
+    assert 35 < col.pitch < 50
+    assert all(other[0] not in c.lines or len(c.lines) == 1 for c in cols)
+
+
+def test_stack_cells_splits_touching_characters():
+    from edge.readers.container_column import stack_cells
+
+    img = _edge_door(h=520, w=80)
+    _stacked_column(img, "TGHU2703360", 25, 10, ch_h=34, pitch=36)  # rows 2 px apart
+    cells = stack_cells(img[:, 10:70], pitch=36)
+    sizes = [b - a for a, b in cells]
+    assert len(cells) == 11 and max(sizes) < 50
+
+
+def test_read_column_reads_stacked_code_with_boxed_check_digit(reader):
+    from edge.readers.container_column import read_column
+
+    img = _edge_door()
+    x0, y0, x1, y1 = _stacked_column(img, "BEAU2576878", 240, 60)
+    found = read_column([reader.engine, reader.vertical_engine], img, (x0 - 10, max(0, y0 - 40), x1 + 10, y1 + 10))
+    assert [c.code for c in found] == ["BEAU2576878"] and found[0].check_digit_ok
+
+
+def test_reads_vertical_door_edge_code(reader):
+    img = _edge_door()
+    _stacked_column(img, "TEMU7202478", 240, 60)
+    _stacked_column(img, "45G1", 360, 60)
+    reads = reader.read(img)
+    assert [r.code for r in reads] == ["TEMU7202478"]
+    assert reads[0].layout == "vertical" and reads[0].check_digit_ok
+
+
+def test_stacked_column_with_wrong_check_digit_is_not_verified(reader):
+    from edge.readers.container_column import read_column
+
+    img = _edge_door()
+    x0, y0, x1, y1 = _stacked_column(img, "BEAU2576873", 240, 60)  # BEAU257687's check digit is 8
+    assert read_column([reader.engine, reader.vertical_engine], img, (x0 - 10, max(0, y0 - 40), x1 + 10, y1 + 10)) == []
+    assert reader.read(img) == []
+
+
+def test_two_vertical_codes_side_by_side_are_both_returned(reader):
+    img = np.hstack([_edge_door(), _edge_door(color=(110, 60, 30))])
+    _stacked_column(img, "BEAU2576878", 240, 60)
+    _stacked_column(img, "TEMU7202478", 520 + 240, 60)
+    reads = reader.read(img)
+    assert [r.code for r in reads] == ["BEAU2576878", "TEMU7202478"]  # left to right
+
+
+def test_validation_split_is_by_container_id():
+    from smartgate_tools.container_validation import outcome, split_of
+
+    assert split_of(["BEAU2576878"]) == split_of(["BEAU2576878"])
+    # a photo with two IDs goes where its smallest ID goes, whatever the label order
+    assert split_of(["PSSU3581297", "PSSU3567508"]) == split_of(["PSSU3567508"])
+    assert {split_of([f"TEMU{n:06d}0"]) for n in range(40)} == {"tune", "holdout"}
+    assert outcome(["A"], ["A"]) == "ok" and outcome(["A", "B"], ["A"]) == "noread"
+    assert outcome(["A"], ["A", "C"]) == "wrong" and outcome(["A"], []) == "noread"

@@ -5,11 +5,14 @@ How it reads (see docs/container_reader.md):
 2. Group lines spatially into candidate strings: chains of boxes on one row (owner code, serial and the
    boxed check digit are usually three separate boxes), a row followed by the row below it (two-line
    layout), and columns of small boxes or tall strips (vertical layout, one character per row). The grouping
-   of boxes is `container_layout.py`; this module adds what reads pixels again (tall strips, check digits).
+   of boxes is `container_layout.py`; this module adds what reads pixels again (tall strips, check digits),
+   and `container_column.py` reads a vertical code the detector returned in pieces as one column, cell by cell.
 3. Parse each candidate with `iso6346.find_codes` (class coercion, check-digit-guided correction).
 4. A code whose boxed check digit was not read is completed only by reading the box region again and
    finding exactly the digit the other ten characters demand; the digit is never computed into the answer.
-5. Only codes whose check digit verifies are returned (an unverified read is a no-read at a gate); the
+5. A photo where nothing verifies is read once more with the detector at the frame's own size (up to
+   RETRY_MAX_SIDE): small stacked glyphs and boxed digits lost at DET_MAX_SIDE are found there.
+6. Only codes whose check digit verifies are returned (an unverified read is a no-read at a gate); the
    size/type code is searched in the lines just below (or right of) the code.
 """
 
@@ -23,6 +26,8 @@ import numpy as np
 
 from edge.domain import iso6346
 from edge.domain.types import Box, ContainerRead
+from edge.readers.container_column import column_groups, column_region, read_column
+from edge.readers.container_column import frame_interior as _frame_interior
 from edge.readers.container_layout import (
     CodeLine,
     Found,
@@ -37,6 +42,7 @@ from edge.readers.ocr.engine import OcrEngine, TextLine, crop_quad
 log = logging.getLogger(__name__)
 
 DET_MAX_SIDE = 960
+RETRY_MAX_SIDE = 1280  # the detector's input long side for the second pass on a photo with no verified code
 _MEASURE_RE = re.compile(r"\d[.,]\d|KGS?\b|LBS?\b|CU\.?\s*M|CU\.?\s*FT", re.IGNORECASE)
 
 
@@ -67,7 +73,16 @@ class ContainerReader:
             return []
         if image.ndim == 2:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-        lines = self._ocr(image)
+        reads = self._read_at(image, self.det_max_side)
+        # nothing verified: the detector again at the frame's own size (up to RETRY_MAX_SIDE), where the small
+        # glyphs of a vertical code or a boxed check digit it lost when scaled down are found
+        retry = min(max(image.shape[:2]), RETRY_MAX_SIDE)
+        if not any(r.check_digit_ok for r in reads) and retry > 1.2 * self.det_max_side:
+            reads = self._read_at(image, retry) or reads
+        return reads
+
+    def _read_at(self, image: np.ndarray, det_max_side: int) -> list[ContainerRead]:
+        lines = self._ocr(image, det_max_side)
         # weights and volumes (30.480 KGS, 67.7 CU.M) sit under the code; they are never part of it
         code_lines = [ln for ln in lines if not _MEASURE_RE.search(ln.text)]
         found = row_candidates(code_lines)
@@ -76,7 +91,7 @@ class ContainerReader:
         found += self._extend_serials(image, code_lines, found)
         return self._finalise(found, lines)
 
-    def _ocr(self, image: np.ndarray) -> list[CodeLine]:
+    def _ocr(self, image: np.ndarray, det_max_side: int | None = None) -> list[CodeLine]:
         """Detect and recognise every text box. (Recognising only the largest boxes or pre-screening with
         the tiny recogniser was tried: the code is not always the largest text under perspective, and
         the pre-screen cost as much as it saved.)
@@ -84,7 +99,7 @@ class ContainerReader:
         A box whose pixels match a box of this reader's previous image at the same place (a sign behind the lane,
         a truck standing still) keeps its recognition instead of running the recogniser again: same pixels, same
         text. On a fixed gate camera that is the background's text on every read."""
-        quads = self.engine.detect(image, max_side=self.det_max_side)
+        quads = self.engine.detect(image, max_side=det_max_side or self.det_max_side)
         crops = [crop_quad(image, q, 0.08) for q in quads]
         thumbs = [_thumb(c) for c in crops]
         results: list[TextLine | None] = [None] * len(quads)
@@ -112,6 +127,15 @@ class ContainerReader:
                 continue
             for cand in self._read_tall(image, ln):
                 found.append(Found(cand, [ln], "vertical"))
+        # columns the detector returned in pieces (owner code, serial, boxed digit apart; characters missed
+        # between them): read the whole column from the pixels, cell by cell
+        for col in column_groups(lines):
+            region = column_region(col, image.shape)
+            x0, y0, x1, y1 = region
+            if any(f.cand.check_digit_ok and _overlaps(f.box, region) for f in found):
+                continue
+            for cand in read_column([self.engine, self.vertical_engine], image, region, col.pitch):
+                found.append(Found(cand, col.lines, "vertical", extra=[CodeLine(cand.code, [], x0, y0, x1, y1)]))
         return found
 
     def _read_tall(self, image: np.ndarray, ln: CodeLine) -> list[iso6346.CodeCandidate]:
@@ -346,31 +370,6 @@ def _best_digit(probs: np.ndarray | None, charset: list[str]) -> tuple[str | Non
     best = probs[:, idx].max(axis=0)
     order = np.argsort(best)[::-1]
     return "0123456789"[order[0]], float(best[order[0]]), float(best[order[0]] - best[order[1]])
-
-
-def _frame_interior(crop: np.ndarray, text_h: float) -> np.ndarray | None:
-    """Inside of the rectangular frame drawn around a check digit, if one is found."""
-    g = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
-    best = None
-    for inv in (False, True):
-        _, bw = cv2.threshold(g, 0, 255, (cv2.THRESH_BINARY_INV if inv else cv2.THRESH_BINARY) + cv2.THRESH_OTSU)
-        contours, _ = cv2.findContours(bw, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
-        for c in contours:
-            x, y, w, h = cv2.boundingRect(c)
-            if not (0.6 * text_h <= h <= 1.5 * text_h and 0.4 * h <= w <= 1.1 * h):
-                continue
-            # a frame: its outline fills a thin border, not the whole rectangle
-            area = cv2.contourArea(c)
-            if area < 0.6 * w * h:
-                continue
-            if best is None or h * w > best[2] * best[3]:
-                best = (x, y, w, h)
-    if best is None:
-        return None
-    x, y, w, h = best
-    ix, iy = max(1, int(0.12 * w)), max(1, int(0.08 * h))
-    inner = crop[y + iy:y + h - iy, x + ix:x + w - ix]
-    return inner if inner.shape[0] >= 6 and inner.shape[1] >= 3 else None
 
 
 def _split_rows(strip: np.ndarray) -> list[np.ndarray]:
