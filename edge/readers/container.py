@@ -43,6 +43,15 @@ log = logging.getLogger(__name__)
 
 DET_MAX_SIDE = 960
 RETRY_MAX_SIDE = 1280  # the detector's input long side for the second pass on a photo with no verified code
+_FRAGMENT_RE = re.compile(r"[A-Z]{3}[UJZ]|\d{4}")  # an owner code or four serial digits
+
+
+def code_fragment(ln: CodeLine) -> bool:
+    """The line may be part of a container code: an owner code, a run of serial digits, or a tall strip (a
+    vertical code the recogniser could not read as text)."""
+    return is_tall(ln) or bool(_FRAGMENT_RE.search(re.sub(r"[^A-Z0-9]", "", ln.text.upper())))
+
+
 _MEASURE_RE = re.compile(r"\d[.,]\d|KGS?\b|LBS?\b|CU\.?\s*M|CU\.?\s*FT", re.IGNORECASE)
 
 
@@ -73,15 +82,18 @@ class ContainerReader:
             return []
         if image.ndim == 2:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-        reads = self._read_at(image, self.det_max_side)
+        reads, lines = self._read_at(image, self.det_max_side)
         # nothing verified: the detector again at the frame's own size (up to RETRY_MAX_SIDE), where the small
-        # glyphs of a vertical code or a boxed check digit it lost when scaled down are found
+        # glyphs of a vertical code or a boxed check digit it lost when scaled down are found. Only where the
+        # first pass saw a piece of a code: a frame with no container in it (most frames of a container camera
+        # between trucks) must not pay a second, larger detection.
         retry = min(max(image.shape[:2]), RETRY_MAX_SIDE)
-        if not any(r.check_digit_ok for r in reads) and retry > 1.2 * self.det_max_side:
-            reads = self._read_at(image, retry) or reads
+        if (not any(r.check_digit_ok for r in reads) and retry > 1.2 * self.det_max_side
+                and any(code_fragment(ln) for ln in lines)):
+            reads = self._read_at(image, retry)[0] or reads
         return reads
 
-    def _read_at(self, image: np.ndarray, det_max_side: int) -> list[ContainerRead]:
+    def _read_at(self, image: np.ndarray, det_max_side: int) -> tuple[list[ContainerRead], list[CodeLine]]:
         lines = self._ocr(image, det_max_side)
         # weights and volumes (30.480 KGS, 67.7 CU.M) sit under the code; they are never part of it
         code_lines = [ln for ln in lines if not _MEASURE_RE.search(ln.text)]
@@ -89,7 +101,7 @@ class ContainerReader:
         found += self._vertical(image, code_lines)
         found = self._complete_check_digits(image, found)
         found += self._extend_serials(image, code_lines, found)
-        return self._finalise(found, lines)
+        return self._finalise(found, lines), lines
 
     def _ocr(self, image: np.ndarray, det_max_side: int | None = None) -> list[CodeLine]:
         """Detect and recognise every text box. (Recognising only the largest boxes or pre-screening with
