@@ -63,6 +63,11 @@ class PipelineConfig(StrictModel):
         None, ge=160, le=4096, description="long side (px) of the container reader's text detector input; "
         "null: the reader's default (960). Smaller is faster where the code text is large in the frame"
     )
+    container_retry_max_side: int | None = Field(
+        None, ge=160, le=4096, description="long side (px) of a second, larger text detection of a container "
+        "frame where no code verified but a piece of one was seen (small stacked glyphs of a vertical code); "
+        "null: off, the next frame of the truck is the second chance (single photos use 1280)"
+    )
     # Vehicle-level segmentation (issue 18, edge/lane/tracks.py): a passage follows a vehicle, not the zone.
     warmup_s: float = Field(
         0.5, ge=0, le=60, description="start-up: the empty lane is learnt from frames spaced over this many seconds "

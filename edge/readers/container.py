@@ -59,11 +59,16 @@ class ContainerReader:
     """Reads every ISO 6346 code in an image; returns only codes whose check digit verifies."""
 
     def __init__(self, engine: OcrEngine | None = None, threads: int = 2, include_unverified: bool = False,
-                 vertical_engine: OcrEngine | None = None, det_max_side: int = DET_MAX_SIDE):
+                 vertical_engine: OcrEngine | None = None, det_max_side: int = DET_MAX_SIDE,
+                 retry_max_side: int | None = RETRY_MAX_SIDE):
         """`det_max_side`: the text detector's input long side. The default suits photos up to 1080p; a camera
-        whose codes are large in the frame can use less (the detector's cost grows with the pixel count)."""
+        whose codes are large in the frame can use less (the detector's cost grows with the pixel count).
+        `retry_max_side`: the second, larger detection of a photo where nothing verified (None: never). A
+        single photo has no second chance, so it is on by default; the lane pipeline turns it off unless
+        configured (pipeline.container_retry_max_side): the next frame of the same truck is that chance."""
         self.engine = engine or OcrEngine(det="v6_tiny", rec="v6_small", threads=threads)
         self.det_max_side = det_max_side
+        self.retry_max_side = retry_max_side
         self._vertical_engine = vertical_engine
         self._threads = threads
         self.include_unverified = include_unverified
@@ -87,7 +92,7 @@ class ContainerReader:
         # glyphs of a vertical code or a boxed check digit it lost when scaled down are found. Only where the
         # first pass saw a piece of a code: a frame with no container in it (most frames of a container camera
         # between trucks) must not pay a second, larger detection.
-        retry = min(max(image.shape[:2]), RETRY_MAX_SIDE)
+        retry = min(max(image.shape[:2]), self.retry_max_side or 0)
         if (not any(r.check_digit_ok for r in reads) and retry > 1.2 * self.det_max_side
                 and any(code_fragment(ln) for ln in lines)):
             reads = self._read_at(image, retry)[0] or reads
