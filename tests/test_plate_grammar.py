@@ -147,3 +147,25 @@ def test_every_vn_series_in_circulation(raw, text, fmt):
 def test_label_key_folds_the_series_letter_d_with_stroke():
     # ../shared labels write Đ as D; a read with Đ is the same plate
     assert label_key("29-MĐ1 123.45") == label_key("29MD112345") == "29MD112345"
+
+
+# Foreign layouts (issue 17): read through their own or the generic grammar, never forced into a VN or CN plate.
+@pytest.mark.parametrize(
+    "raw, fmt",
+    [
+        ("AB 123 CD", "eu_aa999aa"),  # Argentina (Mercosur), Italy, France
+        ("1AB 2345", "cz"),
+        ("ABC1D23", "br"),  # Brazil (Mercosur)
+        ("1234 BCD", "es"),
+        ("AB12 CDE", "uk"),
+        ("ABC 123", "other"),  # Argentina (old)
+        ("ABC-1234", "br"),  # Taiwan: same shape as Brazil's old plates; the country is OTHER either way
+        ("KA 01 AB 1234", "in"),  # India, 10 characters
+        ("DL 3C AF 5030", "in"),
+        ("A123BC77", "other"),  # Russia
+    ],
+)
+def test_foreign_layouts_are_never_vn_or_cn(raw, fmt):
+    m = best_match(raw)
+    assert m is not None and m.format == fmt and m.country == "OTHER"
+    assert all(not g.format.startswith(("vn_", "cn_")) for g in match(raw, max_corrections=0))

@@ -127,6 +127,8 @@ OTHER_FORMATS: tuple[Format, ...] = (
          tier=1),
     _fmt("es", "OTHER", _rep(DIGITS, 4), _rep(LATIN - set("AEIOQU"), 3), tier=1),
     _fmt("uk", "OTHER", _rep(LATIN, 2), _rep(DIGITS, 2), _rep(LATIN, 3), tier=1),
+    # India (state, district, series of 1-3 letters, 4 digits): 9-10 characters, beyond the generic grammar
+    _fmt("in", "OTHER", _rep(LATIN, 2), _rep(DIGITS, 1, 2), _rep(LATIN, 1, 2, 3), _rep(DIGITS, 4), tier=1),
 )
 GENERIC_FORMAT = _fmt("other", "OTHER", _rep(GENERIC, 5, 6, 7, 8), tier=2)
 # Extra cost per tier: a VN/CN reading needing one fix still beats an exact generic one, while an
