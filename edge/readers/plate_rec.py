@@ -6,8 +6,8 @@ the CN province glyphs and 挂学警港澳) and is cheap (~1 MB, a few ms a crop
 vote or a verifier next to PP-OCR (models/plate_rec/MODEL_CARD.md says which, by validation figures).
 
 Two-line plates: a CTC line reader reads left to right, so a two-line plate is split at the ink-profile
-minimum between its lines and the halves are laid side by side (top line first). Every crop is read both
-ways ("one" and "two" layouts, one batch of two) and the more confident reading wins.
+minimum between its lines and the halves are laid side by side (top line first). The crop's aspect ratio
+picks the layout; where it is ambiguous both are read (one batch of two) and the more confident wins.
 
 Abstention: `PlateRecRead.accepted` is False when the sequence confidence is below the manifest's threshold
 for the reading's country (calibrated on held-out sources so that wrong reads stay <= 0.5 % there); callers
@@ -35,6 +35,7 @@ CN_SUFFIX = "挂学警港澳"
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ" + CN_PROVINCES + CN_SUFFIX
 INPUT_H, INPUT_W = 32, 128
 LAYOUTS = ("one", "two")
+TWO_LINE_MAX_ASPECT_LO, TWO_LINE_MAX_ASPECT_HI = 1.8, 2.8  # width/height: below only "two", above only "one"
 VN_RE = re.compile(r"^(\d{2}[A-Z][A-Z0-9]?\d{4,5}|\d{2}(NG|QT|NN|CV)\d{2,5}|\d{5}(NG|QT|NN|CV)\d{2,5}|T\d{7})$")
 
 
@@ -77,6 +78,19 @@ def prepare(crop: np.ndarray, layout: str) -> np.ndarray:
     top, bottom = grey[: min(h, r + ov)], grey[max(0, r - ov):]
     half = INPUT_W // 2
     return np.concatenate([_fit(top, INPUT_H, half), _fit(bottom, INPUT_H, half)], axis=1)
+
+
+def layouts_for(crop: np.ndarray) -> tuple[str, ...]:
+    """Layouts worth trying on a crop, by its aspect ratio: a two-line plate (VN 280x200 mm, CN rear 440x220 mm)
+    is never wider than ~2.8:1 with its margin, a one-line plate (VN 520x110, CN 440x140) never narrower than
+    ~1.8:1. In between both are read and the more confident wins (a wrong layout can yield a short confident
+    fragment, so reading both everywhere loses more than it gains)."""
+    aspect = crop.shape[1] / max(1, crop.shape[0])
+    if aspect < TWO_LINE_MAX_ASPECT_LO:
+        return ("two",)
+    if aspect > TWO_LINE_MAX_ASPECT_HI:
+        return ("one",)
+    return LAYOUTS
 
 
 def to_tensor(images: list[np.ndarray]) -> np.ndarray:
@@ -207,8 +221,9 @@ class PlateRecogniser:
     def threshold(self, country: str, layout: str) -> float:
         return float(self.thresholds.get(f"{country}:{layout}", self.thresholds.get(country, 1.01)))
 
-    def read(self, crop_bgr: np.ndarray, layouts: tuple[str, ...] = LAYOUTS) -> PlateRecRead:
-        """Read a plate crop in each layout and keep the most confident reading."""
+    def read(self, crop_bgr: np.ndarray, layouts: tuple[str, ...] | None = None) -> PlateRecRead:
+        """Read a plate crop in each plausible layout (`layouts_for`) and keep the most confident reading."""
+        layouts = layouts or layouts_for(crop_bgr)
         out = self.probs([prepare(crop_bgr, lay) for lay in layouts])
         alts: dict[str, tuple[str, float]] = {}
         best: tuple[float, str, Decoded] | None = None
@@ -226,4 +241,4 @@ class PlateRecogniser:
 
 
 __all__ = ["ALPHABET", "INPUT_H", "INPUT_W", "LAYOUTS", "PlateRecError", "PlateRecRead", "PlateRecogniser",
-           "country_of", "ctc_greedy", "model_dir", "prepare", "sequence_confidence", "split_row"]
+           "country_of", "ctc_greedy", "layouts_for", "model_dir", "prepare", "sequence_confidence", "split_row"]

@@ -186,7 +186,7 @@ def degrade(plate: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.15:
         img = cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     # resolution: text height 10-60 px
-    target_h = int(rng.uniform(14, 70))
+    target_h = int(rng.uniform(18, 70))
     s = target_h / img.shape[0]
     small = cv2.resize(img, (max(8, int(img.shape[1] * s)), max(6, target_h)), interpolation=cv2.INTER_AREA)
     if rng.random() < 0.5:
