@@ -86,7 +86,9 @@ def _build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = _build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and not (args.command in TOOL_COMMANDS and _tools_module() is None):
+    if args.command == "train" and getattr(args, "train_command", None) == "plate":
+        args.extra_args = extra  # `smartgate train plate` passes its options to the trainer's own parser
+    elif extra and not (args.command in TOOL_COMMANDS and _tools_module() is None):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),

@@ -93,3 +93,22 @@ def test_cn_two_line_plate_whose_serial_box_overlaps_the_top_line(reader):
     reads = [reader.read(frames[i]) for i in (15, 18, 21)]
     assert [r.text for r in reads] == [truck["plate"]] * 3
     assert all(r.country == "CN" and r.format == "cn_ordinary" for r in reads)
+
+
+def test_a_read_below_its_country_floor_is_a_no_read(reader):
+    """The calibration rule (issue 17): per-country confidence floors turn a read below them into an explicit
+    low_confidence no-read that keeps what was read in `raw`; other countries' floors do not apply."""
+    img = _plate(["51F-882.70"], width=560)
+    floored = PlateReader(reader.engine, calibration={"VN": 1.01})
+    r = floored.read(img)
+    assert not r.ok and r.reason == "low_confidence" and r.raw == "51F88270" and r.confidence > 0.75
+    other = PlateReader(reader.engine, calibration={"CN": 1.01, "OTHER": 1.01})
+    assert other.read(img).text == "51F88270"
+
+
+def test_the_shipped_calibration_file_loads():
+    from edge.readers.plate_choice import FLOORS_FILE, load_floors
+
+    assert FLOORS_FILE.is_file()
+    floors = load_floors()
+    assert all(k in ("VN", "CN", "OTHER") and 0.0 <= v <= 1.01 for k, v in floors.items())

@@ -30,7 +30,14 @@ from edge.readers.cn_province import ProvinceClassifier
 from edge.readers.cn_serial import SerialClassifier
 from edge.readers.ocr.engine import OcrEngine
 from edge.readers.plate_candidates import build_candidates, to_read
-from edge.readers.plate_choice import acceptable, confirmed, majority, non_overlapping
+from edge.readers.plate_choice import (
+    CROSS_CHECK_BELOW,
+    acceptable,
+    confirmed,
+    load_floors,
+    majority,
+    non_overlapping,
+)
 from edge.readers.plate_cn import CnPlateReader
 from edge.readers.plate_lines import GATE_MIN_H, GATE_SIDE, TextLine, find_lines, find_plate_boxes, prepare
 
@@ -53,6 +60,8 @@ class PlateReader:
         check_engine: OcrEngine | None = None,
         glyph_model: ProvinceClassifier | bool = True,
         serial_model: SerialClassifier | bool = True,
+        calibration: dict[str, float] | str | None = "shipped",
+        cross_check_below: float = CROSS_CHECK_BELOW,
     ):
         self.engine = engine or OcrEngine()
         # PP-OCRv4 re-reads CN-looking lines (sessions are shared process-wide)
@@ -71,6 +80,10 @@ class PlateReader:
         self.min_confidence = min_confidence
         self.min_char_confidence = min_char_confidence
         self.max_side = max_side
+        # per-country confidence floors chosen on real crops the rules were not tuned on (wrong reads ≤ 0.5 %
+        # there; smartgate_tools.plate_validation): "shipped" = models/plates/reader_calibration.json, None = off
+        self.cross_check_below = cross_check_below  # a read with a character below this needs a 2nd recogniser
+        self.floors = load_floors() if calibration == "shipped" else dict(calibration or {})
         self.cn = CnPlateReader(self.engine, self.cn_engine, self.check_engine, self.glyph_model, self.serial_model)
 
     # -- public ------------------------------------------------------------------------------------
@@ -101,11 +114,15 @@ class PlateReader:
             return [PlateRead(raw=raw, reason=reason, confidence=best.score if best else 0.0)]
         others = (self.cn_engine, self.check_engine)
         chosen = [c for c in (majority(work, c, others, self.formats) for c in non_overlapping(accepted))
-                  if confirmed(work, c, others, self.formats)]
+                  if confirmed(work, c, others, self.formats, self.cross_check_below)]
         if not chosen:
             best = accepted[0]
             return [PlateRead(raw=best.raw, reason="low_agreement", confidence=round(best.score, 4))]
-        return [to_read(c, scale, pad, ox, oy) for c in chosen]
+        reads = [to_read(c, scale, pad, ox, oy) for c in chosen]
+        sure = [r for r in reads if r.confidence >= self.floors.get(r.country or "", 0.0)]
+        if not sure:  # abstain rather than guess: below its country's calibrated floor
+            return [PlateRead(raw=reads[0].text, reason="low_confidence", confidence=reads[0].confidence)]
+        return sure
 
     def find_plates(self, image: np.ndarray, max_side: int = GATE_SIDE, min_h: float = GATE_MIN_H) -> list[Box]:
         """Where plate-like text may be, cheaply: the text detector alone on a small copy (no recognition), boxes

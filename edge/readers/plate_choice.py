@@ -9,7 +9,10 @@ agreement (`confirmed`; otherwise the image is a `low_agreement` no-read). CN re
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -18,6 +21,9 @@ from edge.readers.ocr.engine import OcrEngine, crop_quad
 from edge.readers.plate_candidates import Candidate, kept_conf
 from edge.readers.plate_lines import norm_conf
 
+log = logging.getLogger(__name__)
+
+FLOORS_FILE = Path(__file__).resolve().parents[2] / "models" / "plates" / "reader_calibration.json"
 GENERIC_MIN_CHAR_CONF = 0.8
 MAJORITY_BELOW = 0.9  # foreign reads whose weakest character is below this are put to a 2-of-3 vote
 CROSS_CHECK_BELOW = 0.55  # a read whose weakest character is below this needs a second recogniser's agreement
@@ -87,12 +93,13 @@ def majority(work: np.ndarray, c: Candidate, others: Sequence[OcrEngine], format
     return Candidate(c.lines, a, float(np.mean(kept)) * (0.93 ** a.corrections), c.raw, kept)
 
 
-def confirmed(work: np.ndarray, c: Candidate, others: Sequence[OcrEngine], formats: tuple[str, ...]) -> bool:
+def confirmed(work: np.ndarray, c: Candidate, others: Sequence[OcrEngine], formats: tuple[str, ...],
+              below: float = CROSS_CHECK_BELOW) -> bool:
     """A read with a weak character must be confirmed by a second recogniser (one of `others`,
     PP-OCRv4 or v5, reading the same crops to the same grammar text); single-recogniser digit slips
     (59Y114665 for 59Y144665) are the main VN wrong reads. CN reads were already voted."""
     confs = c.conf
-    if any(ln.voted for ln in c.lines) or not confs or min(confs) >= CROSS_CHECK_BELOW:
+    if any(ln.voted for ln in c.lines) or not confs or min(confs) >= below:
         return True
     crops = [crop_quad(work, ln.quad, pad=0.1) for ln in c.lines]
     for eng in others:
@@ -100,3 +107,14 @@ def confirmed(work: np.ndarray, c: Candidate, others: Sequence[OcrEngine], forma
         if any(m.text == c.grammar.text for m in match(text, formats)):
             return True
     return False
+
+
+def load_floors(path: Path = FLOORS_FILE) -> dict[str, float]:
+    """Per-country confidence floors ({"VN": 0.9, ...}) from the calibration file; none when it is missing (a
+    reader without floors still has its rules) — logged, since wrong reads then go unguarded."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {str(k): float(v) for k, v in data["thresholds"].items()}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        log.warning("plate reader calibration %s not loaded (%s): no per-country confidence floors", path, e)
+        return {}
