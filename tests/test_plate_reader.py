@@ -112,3 +112,15 @@ def test_the_shipped_calibration_file_loads():
     assert FLOORS_FILE.is_file()
     floors = load_floors()
     assert all(k in ("VN", "CN", "OTHER") and 0.0 <= v <= 1.01 for k, v in floors.items())
+
+
+def test_old_three_letter_three_digit_foreign_plate_reads(reader):
+    # ABC 123 (Argentina, Uruguay, …): six characters, but not a CN tail shape; no province glyph beside it
+    r = reader.read(_plate(["JPU 238"], width=520))
+    assert r.ok and r.text == "JPU238" and r.country == "OTHER"
+
+
+def test_a_plate_whose_head_was_not_read_is_a_no_read(reader):
+    # one letter and five digits: a VN/CN plate without its province, never a foreign plate
+    r = reader.read(_plate(["F25697"], width=520))
+    assert not r.ok

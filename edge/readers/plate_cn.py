@@ -13,6 +13,8 @@ under the split template. Each vote yields one extra `TextLine` marked `voted`; 
 
 from __future__ import annotations
 
+import re
+
 import cv2
 import numpy as np
 
@@ -40,6 +42,7 @@ from edge.readers.plate_cn_text import all_digit_serial, cn_shape, cn_top_like
 from edge.readers.plate_lines import TextLine, norm_conf, small_top, stacked
 from edge.readers.slant import deskew
 
+LLL_DDD = re.compile(r"[A-Z]{3}\d{3}")  # old three-letter, three-digit plates (AR, UY, …)
 SERIAL_SURE = 0.9  # serial classifier: lowest probability for it to settle a contested slot
 MIN_SLANT = 0.1  # |shear| of a CN line crop (x shift per row) from which it is also read deskewed
 TOP_REDETECT_SIDE = 160  # the band above a CN serial is enlarged to this short side to find its top line
@@ -82,8 +85,12 @@ class CnPlateReader:
         out = []
         for ln in {id(t[0]): t[0] for t in todo}.values():
             voted = self._vote(ln, [(self.engine, ln.rec, ln.quad, False), *reads.get(id(ln), [])], work)
-            # a Latin first letter with no province glyph found may be a foreign plate (RK896AO)
-            ln.cn_only = voted is not None or len(ln.text) < 7 or not ln.text[0].isascii()
+            # a Latin first letter with no province glyph found may be a foreign plate (RK896AO); so may a
+            # 6-character line of three letters and three digits (the old ABC 123 of Argentina and many others:
+            # 72 of 79 real Argentine crops were no-reads when every 6-character line was held as CN, while no CN
+            # read changed on 600 real CN crops or the dev set). A CN tail of another shape (AB1234) stays CN.
+            ln.cn_only = voted is not None or not ln.text[0].isascii() or (
+                len(ln.text) < 7 and not LLL_DDD.fullmatch(ln.text))
             if voted is not None:
                 out.append(voted)
         out += self.two_line(work, lines)
