@@ -71,3 +71,59 @@ def containers_complete(draft: PassageDraft, codes: set[str]) -> bool:
     at most two 20 ft). Then the container camera has nothing left to read for this passage."""
     sizes = {r.code: r.size_type for r in draft.containers if r.code in codes and r.size_type}
     return len(codes) >= 2 or any(st[0] in "4L" for st in sizes.values())
+
+
+def looked_enough(empty_reads: int, need: int) -> bool:
+    """The reader's last `need` reads of a passage on a camera found nothing (0: never): it may read that camera
+    sparsely. A code, a panel or a printed word stays in view for seconds, so a sparse look still finds one."""
+    return need > 0 and empty_reads >= need
+
+
+class FindLog:
+    """What the container, hazard and cargo-text readers found per live passage draft: one key per distinct find
+    per read (towards `confirm_reads`), and per camera how many reads in a row found nothing (`empty_reads`).
+    A reader is sparse on a camera while everything it found there is confirmed, or while it has looked
+    `empty_reads` times in a row and found nothing; any new find makes it dense again."""
+
+    def __init__(self) -> None:
+        self._finds: dict[tuple[int, str], list[str]] = {}
+        self._empty: dict[tuple[int, str, str], int] = {}
+
+    def found(self, draft: PassageDraft | None, kind: str, camera: str, keys: set[str],
+              anything: bool | None = None) -> None:
+        """One read's distinct `keys` (what confirms); `anything`: the read saw something at all (an unverified
+        code: look on densely), by default whether there are keys."""
+        if draft is None:
+            return
+        if keys:
+            self._finds.setdefault((id(draft), kind), []).extend(sorted(keys))
+        empty = (id(draft), kind, camera)
+        self._empty[empty] = 0 if (bool(keys) if anything is None else anything) else self._empty.get(empty, 0) + 1
+
+    def keys(self, draft: PassageDraft | None, kind: str) -> list[str]:
+        return self._finds.get((id(draft), kind), []) if draft is not None else []
+
+    def confirmed(self, draft: PassageDraft | None, kind: str, need: int) -> bool:
+        """Everything this reader found in the passage was read `need` times."""
+        return finds_confirmed(self.keys(draft, kind), need)
+
+    def sparse(self, draft: PassageDraft | None, kind: str, camera: str, confirm: int, empty: int) -> bool:
+        """Confirmed, or `empty` reads in a row on this camera found nothing (see the class)."""
+        if draft is None:
+            return False
+        return self.confirmed(draft, kind, confirm) or looked_enough(self._empty.get((id(draft), kind, camera), 0),
+                                                                      empty)
+
+    def containers_complete(self, draft: PassageDraft | None, need: int) -> bool:
+        """The container codes found are confirmed and account for the whole truck (`containers_complete`)."""
+        if draft is None or not self.confirmed(draft, "container", need):
+            return False
+        return containers_complete(draft, set(self.keys(draft, "container")))
+
+    def forget(self, drafts: list[PassageDraft]) -> None:
+        gone = {id(d) for d in drafts}
+        self._finds = {k: v for k, v in self._finds.items() if k[0] not in gone}
+        self._empty = {k: v for k, v in self._empty.items() if k[0] not in gone}
+
+    def __bool__(self) -> bool:
+        return bool(self._finds or self._empty)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from edge.domain.settings import StrictModel
@@ -50,6 +52,27 @@ class PipelineConfig(StrictModel):
         6, ge=1, description="cadence in frames of the container, hazard and cargo-text readers once their finds "
         "are confirmed (a new find makes them dense again); a multiple of their own cadences keeps them aligned"
     )
+    empty_reads: int = Field(
+        3, ge=0, description="a container, hazard or cargo-text reader whose last this many reads of a passage on a "
+        "camera found nothing (not even an unverified code) reads that camera only every confirmed_every_n frames "
+        "until it finds something (a code or panel stays in view for seconds); 0: off"
+    )
+    empty_reads_for: list[Literal["container", "hazard", "cargo_text", "cargo"]] = Field(
+        default_factory=lambda: ["hazard", "cargo_text", "cargo"], description="the readers empty_reads applies to. The "
+        "container camera is left out by default: a code can be readable on a single frame of a passing truck "
+        "(the sample footage has one), so its camera keeps container_every_n and uses container_gate instead; "
+        "cargo: classifications that abstain (unknown) find nothing, a class is a find"
+    )
+    container_gate: bool = Field(
+        True, description="before a full container read, run the text detector alone on a copy at 2/3 of "
+        "container_det_max_side and read "
+        "only when it finds a text line that was not at that place, with those pixels, on the camera's last look "
+        "(the lane's own signs do not count): the cab, a tarpaulin or an open deck costs a detection, not a read"
+    )
+    cargo_text_gate: bool = Field(
+        False, description="the same gate before a cargo-text read (at 2/3 of the cargo-text reader's detector "
+        "size): a coal heap, a tank or a closed roof shows no new text"
+    )
     novelty_threshold: float = Field(
         1.0, ge=0, description="a reader skips a camera's frame that differs from the last frame it read there "
         "by less than this mean grey level (0-255, on a 64×36 thumbnail): a stopped truck shows the same plate "
@@ -91,6 +114,11 @@ class PipelineConfig(StrictModel):
         5, ge=0, description="while every vehicle in view is settled and followed (no plate reads), read the "
         "trigger camera on every Nth frame anyway to find a vehicle that came into view behind or beside them "
         "(0: only once the followed ones have left)"
+    )
+    search_every_n: int = Field(
+        2, ge=1, description="while no vehicle is known in view of the trigger camera (a truck approaching before "
+        "its plate is readable, a zone still busy after the last vehicle left), look for a plate (plate_gate) on "
+        "every Nth frame; a vehicle once found is read densely"
     )
     plate_gate: bool = Field(
         True, description="before a full plate read that no unsettled vehicle asks for (an approaching truck, a "

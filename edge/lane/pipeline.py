@@ -23,7 +23,8 @@ reads agree (a fast truck shows it for under 2 s), then that vehicle's plate
 is followed by template matching and not read again; a new vehicle is read
 densely at once. Container codes, ADR panels and cargo keywords stay in view
 for seconds, so they are read on every Nth frame, and more sparsely still once
-everything the reader found has been confirmed by a second read.
+everything it found is confirmed or a few looks found nothing (FindLog); a
+container frame is read in full only where a bare detection sees new text.
 """
 
 from __future__ import annotations
@@ -43,9 +44,8 @@ from cameras.frame import Frame
 from edge.domain.types import Box, PlateRead
 from edge.lane.cadence import (  # noqa: F401  LaneStats, thumbnail: re-exported for the bench and tests
     SETTLED_CONFIDENCE,
+    FindLog,
     LaneStats,
-    containers_complete,
-    finds_confirmed,
     nothing_printed,
     settled,
     thumbnail,
@@ -55,6 +55,7 @@ from edge.lane.occupancy import OccupancyDetector
 from edge.lane.passage import PassageAssembler, PassageDraft, hazard_key
 from edge.lane.plausibility import EDGE_PX, plate_plausible
 from edge.lane.tracks import PlateTracker, Track, iou, read_zones
+from edge.readers.container_gate import gate_for
 from edge.readers.interfaces import (  # noqa: F401  Readers: re-exported for the bench and the tests
     CargoClassifierLike,
     CargoTextReaderLike,
@@ -106,8 +107,9 @@ class LaneProcessor:
         self._last_present: dict[str, datetime] = {}
         self._last_read: dict[tuple[str, str], np.ndarray] = {}  # (camera, reader) → thumbnail it last read
         self._thumb: tuple[Frame, np.ndarray] | None = None  # the current frame's thumbnail, made once
-        # (id of a live draft, reader) → one key per distinct find per read; dropped when the draft is done
-        self._finds: dict[tuple[int, str], list[str]] = {}
+        self._finds = FindLog()  # per live draft and reader: finds (confirmations) and reads that found nothing
+        self._gates = {"container": gate_for(readers.container, cfg.container_det_max_side) if cfg.container_gate
+                       else None, "cargo_text": gate_for(readers.cargo_text, None) if cfg.cargo_text_gate else None}
         self._on_stage = on_stage or (lambda stage, s: None)
         self.stats = LaneStats()
         self._triggers_in: queue.SimpleQueue[tuple[str, str | None]] = queue.SimpleQueue()
@@ -175,7 +177,7 @@ class LaneProcessor:
         elif self.assembler.active and present and frame.index % self.cfg.read_every_n == 0:
             self._read(cam, frame)
         if done and self._finds:
-            self._forget(done)
+            self._finds.forget(done)
         return done
 
     # -- vehicles on the trigger camera ----------------------------------------------------------------
@@ -203,6 +205,7 @@ class LaneProcessor:
         if self.readers.plate is None or frame.index % self.cfg.read_every_n:
             return False
         live = self.tracker.live()
+        search = self.cfg.search_every_n  # no vehicle known in view: look for one on every Nth frame
         gate = True  # look for plate-shaped text cheaply before a full read
         self._zones = None  # where to read (view pixels); None: the whole view
         if not self._looked:
@@ -219,11 +222,12 @@ class LaneProcessor:
             need = bool(n) and frame.index % n == 0
         elif any(d.track_id is None for d in self.assembler.opens()):
             # a passage opened by occupancy or a loop whose plate has no track (yet): read it until it agrees
-            need = self._present[cam.name] and not self._settled("plate")
+            need = self._present[cam.name] and not self._settled("plate") and frame.index % search == 0
         elif not occ.ready:
             need = not occ.still  # a lane not learnt yet, with something moving in it
         else:
-            need = seen and not self._armed  # occupied ever since the last vehicle: a queue, look for the next
+            # occupied ever since the last vehicle: a queue, look for the next
+            need = seen and not self._armed and frame.index % search == 0
         if not need:
             return False
         if not self._novel(cam, "plate", frame):
@@ -383,28 +387,24 @@ class LaneProcessor:
         self._last_read[(cam.name, kind)] = thumb
         return True
 
-    def _due(self, cam: CameraConfig, kind: str, frame: Frame, every_n: int, confirmed: bool = False) -> bool:
-        """A reader's cadence: every `every_n` read frames, or every `confirmed_every_n` frames once its finds
-        are confirmed (any new find makes it dense again); then only if the frame shows something new."""
-        n = self.cfg.confirmed_every_n if confirmed else self.cfg.read_every_n * every_n
+    def _due(self, cam: CameraConfig, kind: str, frame: Frame, every_n: int) -> bool:
+        """A reader's cadence: every `every_n` read frames, or every `confirmed_every_n` frames while it is sparse
+        on this camera (its finds confirmed, or `empty_reads` looks found nothing; a new find makes it dense
+        again); then only if the frame shows something new."""
+        cfg = self.cfg
+        empty = cfg.empty_reads if kind in cfg.empty_reads_for else 0
+        sparse = self._finds.sparse(self.assembler.target(frame.timestamp), kind, cam.name, cfg.confirm_reads, empty)
+        n = cfg.confirmed_every_n if sparse else cfg.read_every_n * every_n
         return frame.index % n == 0 and self._novel(cam, kind, frame)
 
-    def _confirmed(self, kind: str, ts: datetime | None = None) -> bool:
-        """Everything this reader found in the current passage was read `confirm_reads` times."""
-        draft = self.assembler.target(ts)
-        if draft is None:
-            return False
-        return finds_confirmed(self._finds.get((id(draft), kind), []), self.cfg.confirm_reads)
+    def _found(self, cam: CameraConfig, kind: str, keys: set[str], ts: datetime, anything: bool | None = None) -> None:
+        """Count one read's distinct finds towards the current passage's confirmations (and empty looks)."""
+        self._finds.found(self.assembler.target(ts), kind, cam.name, keys, anything)
 
-    def _found(self, kind: str, keys: set[str], ts: datetime | None = None) -> None:
-        """Count one read's distinct finds towards the current passage's confirmations."""
-        draft = self.assembler.target(ts)
-        if draft is not None and keys:
-            self._finds.setdefault((id(draft), kind), []).extend(sorted(keys))
-
-    def _forget(self, drafts: list[PassageDraft]) -> None:
-        gone = {id(d) for d in drafts}
-        self._finds = {k: v for k, v in self._finds.items() if k[0] not in gone}
+    def _text_in_sight(self, cam: CameraConfig, kind: str, vimg: np.ndarray) -> bool:
+        """`pipeline.container_gate`, `cargo_text_gate`: a new text line in view, found by the detector alone."""
+        gate = self._gates[kind]
+        return gate is None or self._timed(f"{kind}_gate", lambda: gate.new_text(vimg, cam.name)) > 0
 
     def _all_empty_since(self, ts: datetime) -> bool:
         wait = self.cfg.release_empty_s
@@ -424,11 +424,8 @@ class LaneProcessor:
         return draft is not None and self._settled("cargo", ts) and nothing_printed(draft)
 
     def _containers_complete(self, ts: datetime) -> bool:
-        """The confirmed codes account for the whole truck (see `containers_complete`)."""
-        draft = self.assembler.target(ts)
-        if draft is None or not self._confirmed("container", ts):
-            return False
-        return containers_complete(draft, set(self._finds.get((id(draft), "container"), [])))
+        """The confirmed codes account for the whole truck (see `FindLog.containers_complete`)."""
+        return self._finds.containers_complete(self.assembler.target(ts), self.cfg.confirm_reads)
 
     # -- reading ---------------------------------------------------------------------------------------
     def _read_plates(self, vimg: np.ndarray) -> list[PlateRead]:
@@ -476,36 +473,38 @@ class LaneProcessor:
                 self.stats.reads["plate"] += 1
                 a.add_plate(ts, cam.name, plate, img)
         elif (cam.role == "container" and container_r is not None and not self._containers_complete(ts)
-              and self._due(cam, "container", frame, self.cfg.container_every_n, self._confirmed("container", ts))):
+              and self._due(cam, "container", frame, self.cfg.container_every_n)
+              and self._text_in_sight(cam, "container", vimg)):
             codes = self._timed("container", lambda: container_r.read(vimg))
             codes = [c.model_copy(update={"box": to_frame(c.box)}) for c in codes]
             self.stats.reads["container"] += 1
             if codes:
                 a.add_containers(ts, cam.name, codes, img)
-                # only check-digit-valid codes confirm: an unverified read must not make the reader sparse
-                self._found("container", {c.code for c in codes if c.check_digit_ok}, ts)
+            # only check-digit-valid codes confirm, but an unverified one is something seen: look on densely
+            self._found(cam, "container", {c.code for c in codes if c.check_digit_ok}, ts, bool(codes))
         elif cam.role == "cargo":
             if (cargo_r is not None and not self._settled("cargo", ts)
                     and self._due(cam, "cargo", frame, self.cfg.cargo_every_n)):
                 cargo = self._timed("cargo", lambda: cargo_r.classify(vimg))
                 self.stats.reads["cargo"] += 1
                 a.add_cargo(ts, cam.name, cargo, img)
+                self._found(cam, "cargo", set(), ts, cargo.cls != "unknown")  # an abstention finds nothing
             if (text_r is not None and not self._nothing_printed(ts)
-                    and self._due(cam, "cargo_text", frame, self.cfg.cargo_text_every_n,
-                                  self._confirmed("cargo_text", ts))):
+                    and self._due(cam, "cargo_text", frame, self.cfg.cargo_text_every_n)
+                    and self._text_in_sight(cam, "cargo_text", vimg)):
                 words = self._timed("cargo_text", lambda: text_r.read(vimg))
                 self.stats.reads["cargo_text"] += 1
                 a.add_cargo_text(words, ts)
-                self._found("cargo_text", {w.commodity for w in words}, ts)
+                self._found(cam, "cargo_text", {w.commodity for w in words}, ts)
         hazard_r = r.hazard
         if (hazard_r is not None and cam.role in ("plate", "container") and a.active
-                and self._due(cam, "hazard", frame, self.cfg.hazard_every_n, self._confirmed("hazard", ts))):
+                and self._due(cam, "hazard", frame, self.cfg.hazard_every_n)):
             # On the raw frame: an ADR panel often sits outside the plate/code read zone.
             panels = self._timed("hazard", lambda: hazard_r.read(img))
             self.stats.reads["hazard"] += 1
             if panels:
                 a.add_hazards(ts, cam.name, panels, img)
-                self._found("hazard", {hazard_key(h) for h in panels}, ts)
+            self._found(cam, "hazard", {hazard_key(h) for h in panels}, ts)
         return plates
 
     def finish(self) -> list[PassageDraft]:
