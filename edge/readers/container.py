@@ -26,7 +26,7 @@ import numpy as np
 
 from edge.domain import iso6346
 from edge.domain.types import Box, ContainerRead
-from edge.readers.container_column import column_groups, column_region, read_column
+from edge.readers.container_column import column_groups, column_region, ink_rows, read_column
 from edge.readers.container_column import frame_interior as _frame_interior
 from edge.readers.container_layout import (
     CodeLine,
@@ -396,20 +396,8 @@ def _split_rows(strip: np.ndarray) -> list[np.ndarray]:
     # ink is the minority class (light text on dark paint or dark on light)
     if bw.mean() > 127:
         bw = 255 - bw
-    prof = (bw > 0).mean(axis=1)
-    on = prof > 0.04
-    cells: list[tuple[int, int]] = []
-    start = None
-    for y, v in enumerate(on):
-        if v and start is None:
-            start = y
-        elif not v and start is not None:
-            cells.append((start, y))
-            start = None
-    if start is not None:
-        cells.append((start, len(on)))
     min_h = 0.25 * strip.shape[1]
-    cells = [(a, b) for a, b in cells if b - a >= min_h]
+    cells = [(a, b) for a, b in ink_rows((bw > 0).mean(axis=1)) if b - a >= min_h]
     return [strip[max(0, a - 2):b + 2] for a, b in cells]
 
 

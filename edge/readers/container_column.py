@@ -142,24 +142,28 @@ def _ink(strip: np.ndarray, pitch: float, level: int = 2) -> np.ndarray:
     return _blobs(bw, pitch)
 
 
-def stack_cells(strip: np.ndarray, pitch: float | None = None, level: int = 2) -> list[tuple[int, int]]:
-    """Rows (y0, y1) of ink separated by blank rows of the strip's ink profile: one per stacked character.
-    A row two to four times the usual height is touching characters and is cut at the
-    profile's minima. `level`: see `_ink` (0: one global threshold)."""
-    ink = _ink(strip, pitch or strip.shape[1], level)
-    prof = ink.mean(axis=1)
-    on = prof > 0.04
+def ink_rows(profile: np.ndarray, min_ink: float = 0.04) -> list[tuple[int, int]]:
+    """Runs (y0, y1) of rows whose share of ink is above `min_ink`: the characters of a stacked column."""
     cells: list[tuple[int, int]] = []
     start = None
-    for y, v in enumerate(on):
+    for y, v in enumerate(profile > min_ink):
         if v and start is None:
             start = y
         elif not v and start is not None:
             cells.append((start, y))
             start = None
     if start is not None:
-        cells.append((start, len(on)))
-    cells = [(a, b) for a, b in cells if b - a >= 3]
+        cells.append((start, len(profile)))
+    return cells
+
+
+def stack_cells(strip: np.ndarray, pitch: float | None = None, level: int = 2) -> list[tuple[int, int]]:
+    """Rows (y0, y1) of ink separated by blank rows of the strip's ink profile: one per stacked character.
+    A row two to four times the usual height is touching characters and is cut at the
+    profile's minima. `level`: see `_ink` (0: one global threshold)."""
+    ink = _ink(strip, pitch or strip.shape[1], level)
+    prof = ink.mean(axis=1)
+    cells = [(a, b) for a, b in ink_rows(prof) if b - a >= 3]
     if len(cells) < 3:
         return cells
     med = float(np.median(sorted(b - a for a, b in cells)[len(cells) // 3:]))

@@ -27,6 +27,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from models import sha256_file
+
 MODEL_DIR_NAME = "plate_rec"
 MANIFEST_FILE = "manifest.json"
 CN_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
@@ -173,16 +175,6 @@ def load_manifest(directory: str | None = None) -> dict:
         raise PlateRecError(f"cannot read {path / MANIFEST_FILE}: {e}") from e
 
 
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 class PlateRecogniser:
     """Loads the ONNX recogniser (sha256-checked against its manifest) and reads BGR plate crops.
 
@@ -199,7 +191,7 @@ class PlateRecogniser:
         path = d / self.manifest["file"]
         if not path.is_file():
             raise PlateRecError(f"plate recogniser {path} not found")
-        if verify and _sha256(path) != self.manifest["sha256"]:
+        if verify and sha256_file(path) != self.manifest["sha256"]:
             raise PlateRecError(f"{path}: sha256 does not match {d / MANIFEST_FILE}; refusing to load it")
         if self.manifest["alphabet"] != ALPHABET or tuple(self.manifest["input_size"]) != (INPUT_H, INPUT_W):
             raise PlateRecError(f"{path}: alphabet or input size differ from this reader's")
