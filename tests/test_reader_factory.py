@@ -25,3 +25,27 @@ def test_detector_sizes_default_to_the_readers_own():
     readers = build_readers(Config.model_validate(BASE))
     assert readers.plate is not None and readers.plate.max_side == 960
     assert readers.container is not None and readers.container.det_max_side == 960
+
+
+def test_plate_countries_limit_the_grammars_the_reader_answers_with():
+    import cv2
+    import numpy as np
+    import pytest
+
+    from edge.config import ConfigError, parse_config
+
+    every = build_readers(Config.model_validate(BASE)).plate
+    assert any(f.startswith("eu_") for f in every.formats) and any(f.startswith("vn_") for f in every.formats)
+    gate = build_readers(Config.model_validate({**BASE, "ocr": {"plate_countries": ["CN", "VN"]}})).plate
+    assert gate.formats and all(f.startswith(("vn_", "cn_")) for f in gate.formats)
+    # a foreign plate is then a no-read, a VN plate still reads
+    img = np.full((130, 600, 3), 235, np.uint8)
+    cv2.putText(img, "BA-302OZ", (25, 90), cv2.FONT_HERSHEY_SIMPLEX, 2.6, (10, 10, 10), 6, cv2.LINE_AA)
+    assert every.read(img).text == "BA302OZ" and not gate.read(img).ok
+    img = np.full((130, 560, 3), 235, np.uint8)
+    cv2.putText(img, "51F-882.70", (25, 90), cv2.FONT_HERSHEY_SIMPLEX, 2.6, (10, 10, 10), 6, cv2.LINE_AA)
+    assert gate.read(img).text == "51F88270"
+    with pytest.raises(ConfigError, match="ocr.plate_countries"):
+        parse_config({**BASE, "ocr": {"plate_countries": []}})
+    with pytest.raises(ConfigError, match="ocr.plate_countries"):
+        parse_config({**BASE, "ocr": {"plate_countries": ["DE"]}})

@@ -30,10 +30,12 @@ def build_readers(cfg: Config, engine: object | None = None) -> Readers:
         engine = OcrEngine(threads=cfg.ocr.threads)
     assert isinstance(engine, OcrEngine)
     if "plate" in roles:
+        from edge.domain.plate_grammar import ALL_FORMATS
         from edge.readers.plate import PlateReader
 
         plate_side = cfg.pipeline.plate_det_max_side
-        readers.plate = PlateReader(engine, **({"max_side": plate_side} if plate_side else {}))
+        formats = tuple(f.name for f in ALL_FORMATS if f.country in cfg.ocr.plate_countries)
+        readers.plate = PlateReader(engine, formats=formats, **({"max_side": plate_side} if plate_side else {}))
     if "container" in roles:
         from edge.readers.container import ContainerReader
 
