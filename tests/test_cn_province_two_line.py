@@ -78,8 +78,8 @@ def test_shipped_classifier_reads_rendered_top_lines_through_the_wide_window():
     and cut by the runtime's crop code: the TOP_ASPECT window reads them; a square one, which
     shows the glyph twice as wide as the model learnt, does much worse."""
     from edge.readers.cn_province import ProvinceClassifier
+    from smartgate_tools.train.cn_glyphs import CJK_FONTS, LATIN_FONTS, available
     from smartgate_tools.train.cn_province_lines import line_sample
-    from smartgate_tools.train.train_cn_province import CJK_FONTS, LATIN_FONTS, available
 
     cjk, latin = available(CJK_FONTS), available(LATIN_FONTS)
     if not cjk or not latin:

@@ -49,8 +49,8 @@ def test_leaning_cn_plates_are_read_through_the_deskewed_crop(monkeypatch):
     from edge.domain.plate_grammar import CN_PROVINCES
     from edge.readers import plate as plate_mod
     from edge.readers import plate_cn
+    from smartgate_tools.train.cn_glyphs import CJK_FONTS, LATIN_FONTS, available
     from smartgate_tools.train.cn_province_lines import render_line
-    from smartgate_tools.train.train_cn_province import CJK_FONTS, LATIN_FONTS, available
 
     cjk, latin = available(CJK_FONTS), available(LATIN_FONTS)
     if not cjk or not latin:

@@ -42,7 +42,7 @@ from calibration.view import CameraView
 from cameras.config import CameraConfig
 from cameras.frame import Frame
 from edge.domain.types import Box, PlateRead
-from edge.lane.cadence import (  # noqa: F401  LaneStats, thumbnail: re-exported for the bench and tests
+from edge.lane.cadence import (
     SETTLED_CONFIDENCE,
     FindLog,
     LaneStats,
@@ -56,14 +56,7 @@ from edge.lane.passage import PassageAssembler, PassageDraft, hazard_key
 from edge.lane.plausibility import EDGE_PX, plate_plausible
 from edge.lane.tracks import PlateTracker, Track, iou, read_zones
 from edge.readers.container_gate import gate_for
-from edge.readers.interfaces import (  # noqa: F401  Readers: re-exported for the bench and the tests
-    CargoClassifierLike,
-    CargoTextReaderLike,
-    ContainerReaderLike,
-    HazardReaderLike,
-    PlateReaderLike,
-    Readers,
-)
+from edge.readers.interfaces import Readers
 
 log = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+import models
 from edge.domain.plate_grammar import match, normalise
 from edge.readers.ocr.engine import OcrEngine, crop_quad
 from edge.readers.plate_candidates import Candidate, kept_conf
@@ -23,7 +24,7 @@ from edge.readers.plate_lines import norm_conf
 
 log = logging.getLogger(__name__)
 
-FLOORS_FILE = Path(__file__).resolve().parents[2] / "models" / "plates" / "reader_calibration.json"
+FLOORS_FILE = Path(models.__file__).with_name("plates") / "reader_calibration.json"
 GENERIC_MIN_CHAR_CONF = 0.8
 MAJORITY_BELOW = 0.9  # foreign reads whose weakest character is below this are put to a 2-of-3 vote
 CROSS_CHECK_BELOW = 0.55  # a read whose weakest character is below this needs a second recogniser's agreement

@@ -16,7 +16,6 @@ must treat a read that is not accepted as a no-read.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import threading
@@ -27,6 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+import models
 from models import sha256_file
 
 MODEL_DIR_NAME = "plate_rec"
@@ -159,11 +159,8 @@ class PlateRecRead:
 
 
 def model_dir() -> Path:
-    """`models/plate_rec/` of the installed smartgate package, found without importing `models`."""
-    spec = importlib.util.find_spec("models")
-    if spec is None or not spec.submodule_search_locations:
-        raise PlateRecError("the smartgate `models` package is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / MODEL_DIR_NAME
+    """`models/plate_rec/` of the installed smartgate package."""
+    return Path(models.__file__).with_name(MODEL_DIR_NAME)
 
 
 @cache

@@ -37,7 +37,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     tr_sub = tr.add_subparsers(dest="train_command", required=True)
     add_cargo_arguments(tr_sub.add_parser("cargo", help="grouped CV of cargo recipes, then ONNX + thresholds + card"))
     tr_sub.add_parser("plate", help="CTC plate recogniser on real crops + synthetic plates (options: "
-                      "smartgate train plate --help)", add_help=False).add_argument("plate_args", nargs="*")
+                      "smartgate train plate --help)", add_help=False)
     add_cargo_eval_arguments(sub.add_parser(
         "cargo-eval", help="per-class figures of the cargo classifier (onnxruntime) on labelled images"))
     add_dataset_arguments(sub)  # dataset export --since DATE OUT/
@@ -68,6 +68,6 @@ def run(args: argparse.Namespace) -> int:
         if args.train_command == "plate":
             from smartgate_tools.train.plate_rec import main as train_plate
 
-            return train_plate(args.plate_args + getattr(args, "extra_args", []))
+            return train_plate(args.extra_args)  # its own parser takes them (edge/cli.py)
     module, function = HANDLERS[args.command]
     return int(getattr(importlib.import_module(module), function)(args))

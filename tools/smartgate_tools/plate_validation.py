@@ -25,11 +25,11 @@ from collections import defaultdict
 from pathlib import Path
 
 from edge.domain.plate_grammar import label_key
+from edge.readers.plate_choice import FLOORS_FILE as CALIBRATION_FILE
 
 SETS = {"plate_vn": "VN", "plate_cn": "CN", "plate_other": "OTHER"}
 CN_SAMPLE = 600  # of ~3,000 CN crops, spread over every source: the reader takes ~0.2 s a crop on 2 threads
 TARGET_WRONG = 0.005
-CALIBRATION_FILE = Path(__file__).resolve().parents[2] / "models" / "plates" / "reader_calibration.json"
 
 
 def half(text: str) -> str:

@@ -17,7 +17,7 @@ from smartgate_tools.bench.accuracy import Accuracy, aggregate, score_lane
 from smartgate_tools.bench.args import QUICK_NAIVE_EVERY, QUICK_REALTIME_S, QUICK_SEARCH
 from smartgate_tools.bench.footage import SampleLane, load_samples, samples_config
 from smartgate_tools.bench.runner import PipelineRun, expectations, run_fast
-from smartgate_tools.bench.setup import site_config, warm_up, with_overrides  # noqa: F401
+from smartgate_tools.bench.setup import site_config, warm_up, with_overrides
 
 
 def machine() -> dict[str, Any]:

@@ -5,7 +5,6 @@ Shared by the province-glyph training (train_cn_province.py) and the plate-line 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -60,12 +59,6 @@ def glyph_mask(char: str, font: tuple[str, int], h: int = 180, w: int = 90) -> n
         raise ValueError(f"{char!r} not in {font[0]}")
     a = a[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     return cv2.resize(a, (w, h), interpolation=cv2.INTER_AREA)
-
-
-@dataclass
-class Sample:
-    image: np.ndarray  # SIZE×SIZE uint8 grey
-    label: int
 
 
 def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from edge.domain.plate_grammar import CN_PROVINCES
-from smartgate_tools.train.cn_glyphs import (  # noqa: F401  re-exported: other trainers import them here
+from smartgate_tools.train.cn_glyphs import (
     CJK_FONTS,
     CROP_SIDE,
     LATIN_FONTS,
@@ -37,7 +37,6 @@ from smartgate_tools.train.cn_glyphs import (  # noqa: F401  re-exported: other 
     PX_PER_MM,
     SCHEMES,
     SIZE,
-    Sample,
     _background,
     available,
     glyph_mask,

@@ -26,14 +26,10 @@ import numpy as np
 from edge.domain.plate_grammar import CN_PROVINCES, DIGITS
 from edge.readers.cn_province import GLYPH_OF_LINE, grey_input
 from edge.readers.cn_serial import SERIAL_CLASSES, WINDOW_HEIGHT, WINDOW_PITCHES, serial_pitch, serial_windows
+from smartgate_tools.train.cn_glyphs import CJK_FONTS, LATIN_FONTS, SCHEMES, SIZE, available
 from smartgate_tools.train.cn_province_lines import camera_crop, render_line
 from smartgate_tools.train.train_cn_province import (
-    CJK_FONTS,
-    LATIN_FONTS,
-    SCHEMES,
-    SIZE,
     add_glyph_arguments,
-    available,
     build_model,
     evaluate,
     export,
