@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request
 
-from edge.api.review.auth import CSRF_HEADER, SESSION_COOKIE, Auth, Principal, Role
+from edge.api.review.auth import Auth, Principal, Role
+from edge.api.review.context import caller_of, require_role
 from edge.hub.errors import Conflict, NotFound
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 # One logger for every hub route, under the name it had when they all lived in edge/hub/api.py.
 log = logging.getLogger("smartgate.hub.api")
 
-_SAFE = {"GET", "HEAD", "OPTIONS"}
 IDENT = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 EVENT_ID = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
@@ -38,27 +38,13 @@ class HubContext:
     token: str | None
 
     def caller(self, request: Request) -> Principal | None:
-        authz = request.headers.get("authorization")
-        if authz is not None:
-            scheme, _, tok = authz.partition(" ")
-            return self.auth.token_principal(tok.strip()) if scheme.lower() == "bearer" else None
-        return self.auth.session_principal(request.cookies.get(SESSION_COOKIE))
+        return caller_of(self.auth, request)
 
     def need(self, role: Role) -> Any:
         """A `Depends` giving the calling Principal when it holds `role` (a session's mutating request also
-        needs its CSRF token)."""
+        needs its CSRF token; the hub checks no Origin)."""
         def dep(request: Request) -> Principal:
-            who = self.caller(request)
-            if who is None:
-                raise HTTPException(401, "log in (session cookie) or send Authorization: Bearer <token>",
-                                    headers={"WWW-Authenticate": "Bearer"})
-            if request.method not in _SAFE and who.via == "session":
-                sent = request.headers.get(CSRF_HEADER, "").encode("utf-8", "surrogateescape")
-                if not who.csrf or not hmac.compare_digest(sent, who.csrf.encode()):
-                    raise HTTPException(403, f"CSRF check failed: send the session's token in {CSRF_HEADER}")
-            if not who.has(role):
-                raise HTTPException(403, f"this needs the {role} role; {who.name} is {who.role}")
-            return who
+            return require_role(self.caller(request), request, role, check_origin=False)
         return Depends(dep)
 
     def write(self) -> Any:

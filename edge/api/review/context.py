@@ -45,28 +45,39 @@ class ReviewContext:
     audit: AuditLog
 
     def caller(self, request: Request, touch: bool = True) -> Principal | None:
-        authz = request.headers.get("authorization")
-        if authz is not None:  # an explicit bearer wins; a wrong one is never "rescued" by a cookie
-            scheme, _, token = authz.partition(" ")
-            return self.auth.token_principal(token.strip()) if scheme.lower() == "bearer" else None
-        return self.auth.session_principal(request.cookies.get(SESSION_COOKIE), touch=touch)
+        return caller_of(self.auth, request, touch)
 
     def need(self, role: Role) -> Any:
         """A `Depends` giving the calling Principal when it holds `role` (and, for a session's mutating
         request, sent its CSRF token from this origin)."""
         def dependency(request: Request) -> Principal:
-            who = self.caller(request)
-            if who is None:
-                raise HTTPException(401, "log in (session cookie) or send Authorization: Bearer <token>",
-                                    headers={"WWW-Authenticate": "Bearer"})
-            if request.method not in _SAFE_METHODS and who.via == "session":
-                sent = request.headers.get(CSRF_HEADER, "").encode("utf-8", "surrogateescape")
-                if not same_origin(request) or not who.csrf or not hmac.compare_digest(sent, who.csrf.encode()):
-                    raise HTTPException(403, f"CSRF check failed: send the session's token in {CSRF_HEADER}")
-            if not who.has(role):
-                raise HTTPException(403, f"this needs the {role} role; {who.name} is {who.role}")
-            return who
+            return require_role(self.caller(request), request, role, check_origin=True)
         return Depends(dependency)
+
+
+def caller_of(auth: Auth, request: Request, touch: bool = True) -> Principal | None:
+    """Who is calling: a bearer token, else the session cookie (`touch`: extend the session)."""
+    authz = request.headers.get("authorization")
+    if authz is not None:  # an explicit bearer wins; a wrong one is never "rescued" by a cookie
+        scheme, _, token = authz.partition(" ")
+        return auth.token_principal(token.strip()) if scheme.lower() == "bearer" else None
+    return auth.session_principal(request.cookies.get(SESSION_COOKIE), touch=touch)
+
+
+def require_role(who: Principal | None, request: Request, role: Role, check_origin: bool) -> Principal:
+    """`who` when it holds `role`: 401 for nobody; 403 for a session's mutating request without its CSRF token
+    (or, with `check_origin`, from another origin) and below the role. Shared by the review page and the hub."""
+    if who is None:
+        raise HTTPException(401, "log in (session cookie) or send Authorization: Bearer <token>",
+                            headers={"WWW-Authenticate": "Bearer"})
+    if request.method not in _SAFE_METHODS and who.via == "session":
+        sent = request.headers.get(CSRF_HEADER, "").encode("utf-8", "surrogateescape")
+        if (check_origin and not same_origin(request)) or not who.csrf or not hmac.compare_digest(
+                sent, who.csrf.encode()):
+            raise HTTPException(403, f"CSRF check failed: send the session's token in {CSRF_HEADER}")
+    if not who.has(role):
+        raise HTTPException(403, f"this needs the {role} role; {who.name} is {who.role}")
+    return who
 
 
 def client_ip(request: Request) -> str:
