@@ -26,6 +26,7 @@ from pathlib import Path
 
 from edge.domain.plate_grammar import label_key
 from edge.readers.plate_choice import FLOORS_FILE as CALIBRATION_FILE
+from smartgate_tools.label_audit import corrected
 
 SETS = {"plate_vn": "VN", "plate_cn": "CN", "plate_other": "OTHER"}
 CN_SAMPLE = 600  # of ~3,000 CN crops, spread over every source: the reader takes ~0.2 s a crop on 2 threads
@@ -37,17 +38,19 @@ def half(text: str) -> str:
     return "calib" if hashlib.sha256(text.encode()).digest()[0] % 2 == 0 else "holdout"
 
 
-def load_crops(data: Path, cn_sample: int = CN_SAMPLE) -> list[dict]:
-    """Crops of the three plate sets: file, label (label_key), country (of the set), source, half."""
+def load_crops(data: Path, cn_sample: int = CN_SAMPLE, audited: bool = True) -> list[dict]:
+    """Crops of the three plate sets: file, label (label_key; audited: with the eye-checked corrections of
+    smartgate_tools.label_audit), country (of the set), source, half."""
     rows: list[dict] = []
     for name, country in SETS.items():
         path = data / name / "labels.csv"
         if not path.is_file():
             continue
-        items = [{"file": str(data / name / r["file"]), "label": label_key(r["label"]), "country": country,
+        items = [{"file": str(data / name / r["file"]), "country": country,
+                  "label": label_key(corrected(name, r["file"], r["label"], audited)),
                   "source": r.get("source_repo", "")} for r in csv.DictReader(path.open(encoding="utf-8"))]
         if country == "CN" and len(items) > cn_sample:  # every source, in proportion, deterministic
-            items.sort(key=lambda r: hashlib.sha256(r["file"].encode()).hexdigest())
+            items.sort(key=lambda r: hashlib.sha256(Path(r["file"]).name.encode()).hexdigest())  # not the path: any --data spelling
             items = items[:cn_sample]
         rows += items
     for r in rows:
@@ -58,7 +61,13 @@ def load_crops(data: Path, cn_sample: int = CN_SAMPLE) -> list[dict]:
 def read_crops(rows: list[dict], threads: int, cache: Path | None, cross_check: float | None = None) -> list[dict]:
     """The shipped reader's best read of each crop (text, country, format, confidence, reason)."""
     if cache is not None and cache.is_file():
-        return json.loads(cache.read_text(encoding="utf-8"))
+        def key(file: str) -> tuple[str, str]:
+            return Path(file).parent.name, Path(file).name
+
+        labels = {key(r["file"]): r for r in rows}  # the cache keeps the reads; labels and halves come fresh
+        cached = json.loads(cache.read_text(encoding="utf-8"))
+        return [{**r, "label": labels[key(r["file"])]["label"], "half": labels[key(r["file"])]["half"]}
+                for r in cached if key(r["file"]) in labels]
     from tqdm import tqdm
 
     from cameras.imageio import ImageError, load_image
@@ -136,6 +145,7 @@ def report(reads: list[dict]) -> dict:
 
 
 def _print(rep: dict) -> None:
+    print(f"labels: {rep.get('labels', 'audited')}")
     print(f"thresholds (wrong ≤ {rep['target_wrong']:.1%} on the calibration half): {rep['thresholds']}")
     print(f"{'set':6} {'split':20} {'n':>5} {'accuracy':>9} {'wrong':>7} {'no-read':>8}")
     for country, parts in rep["sets"].items():
@@ -153,11 +163,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cn-sample", type=int, default=CN_SAMPLE)
     p.add_argument("--json", type=Path, help="write the report here")
+    p.add_argument("--raw-labels", action="store_true", help="the labels as shipped, without the eye-checked "
+                   "corrections of smartgate_tools/data/label_audit.csv")
     p.add_argument("--cross-check", type=float, help="PlateReader cross_check_below (default: the shipped one)")
     p.add_argument("--write", action="store_true", help=f"store the thresholds in {CALIBRATION_FILE}")
     args = p.parse_args(argv)
-    reads = read_crops(load_crops(Path(args.data), args.cn_sample), args.threads, args.cache, args.cross_check)
+    rows = load_crops(Path(args.data), args.cn_sample, audited=not args.raw_labels)
+    reads = read_crops(rows, args.threads, args.cache, args.cross_check)
     rep = report(reads)
+    rep["labels"] = "as shipped" if args.raw_labels else "audited (smartgate_tools/data/label_audit.csv)"
     _print(rep)
     if args.json:
         args.json.write_text(json.dumps(rep, indent=1), encoding="utf-8")

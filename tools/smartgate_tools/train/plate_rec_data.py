@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from edge.readers.plate_rec import ALPHABET, country_of
+from smartgate_tools.label_audit import corrected
 
 HELD_OUT_CN_SOURCE = "jkccpd"
 VAL_TEXT_SHARE = 0.25  # share of distinct plate texts held out for one-source sets
@@ -43,7 +44,7 @@ def load_dir(directory: str | Path) -> list[Crop]:
     out = []
     with (d / "labels.csv").open(encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
-            label = clean_label(row["label"])
+            label = clean_label(corrected(d.name, row["file"], row["label"]))  # eye-checked label fixes
             if not label or any(c not in ALPHABET for c in label):
                 continue
             img = cv2.imread(str(d / row["file"]), cv2.IMREAD_COLOR)
