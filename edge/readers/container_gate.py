@@ -25,6 +25,7 @@ import unicodedata
 import cv2
 import numpy as np
 
+from edge.readers.container_layout import TALL_RATIO
 from edge.readers.ocr.engine import OcrEngine, crop_quad
 
 # the gate's detector input against the reader's: at 1/2 of 960 px one real gate photo in 105 (800×600, small
@@ -125,8 +126,8 @@ def _same_word(a: tuple[float, float, np.ndarray], b: tuple[float, float, np.nda
 
 
 def _tall(quad: np.ndarray) -> bool:
-    """A vertical strip (as `container_layout.is_tall`): a code written one character per row."""
-    return float(np.ptp(quad[:, 1])) > 2.5 * float(np.ptp(quad[:, 0]))
+    """A vertical strip, by the reader's own rule (`container_layout.is_tall`) on a bare quad."""
+    return float(np.ptp(quad[:, 1])) > TALL_RATIO * float(np.ptp(quad[:, 0]))
 
 
 def _thumb(grey: np.ndarray, quad: np.ndarray, size: tuple[int, int] = (32, 8)) -> np.ndarray:

@@ -83,9 +83,12 @@ def _h_overlap(a: CodeLine, b: CodeLine) -> float:
     return max(0.0, inter) / max(1.0, min(a.w, b.w))
 
 
+TALL_RATIO = 2.5  # a box this many times as tall as wide is a vertical strip
+
+
 def is_tall(ln: CodeLine) -> bool:
     """A vertical strip (a code written one character per row, or sideways)."""
-    return ln.h > 2.5 * ln.w
+    return ln.h > TALL_RATIO * ln.w
 
 
 def _right_neighbour(a: CodeLine, b: CodeLine) -> bool:
