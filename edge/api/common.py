@@ -1,4 +1,4 @@
-"""Pieces the box's routers share: the error body model, query limits and the 422 handler.
+"""Pieces the box's routers share: the error body model, list query parameters and the 422 handler.
 
 The 422 handler (`install_error_handlers`) is the hub's too, so that both APIs answer a bad request with the
 same `{"detail": "...", "errors": [...]}` shape.
@@ -6,15 +6,24 @@ same `{"detail": "...", "errors": [...]}` shape.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from edge.domain.validation import MAX_OFFSET
+
 IDENT = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 MAX_LIMIT = 500
+
+# the list endpoints' shared query parameters (passages, declarations): one definition, one OpenAPI description
+PlateQuery = Annotated[
+    str | None, Query(min_length=1, max_length=32, description="plate text, partial; separators ignored")
+]
+LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
 class ErrorOut(BaseModel):

@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from edge.api.common import MAX_LIMIT, ErrorOut
+from edge.api.common import ErrorOut, LimitQuery, OffsetQuery, PlateQuery
 from edge.api.guards import Guards
 from edge.api.middleware import read_limited
 from edge.api.state import ApiState
@@ -25,7 +25,7 @@ from edge.domain.declarations import (
     error_message,
     parse_declaration,
 )
-from edge.domain.validation import MAX_OFFSET, QueryTime
+from edge.domain.validation import QueryTime
 
 # The logger keeps the name it had before these routes left edge/api/app.py (log filters, the log format).
 log = logging.getLogger("edge.api.app")
@@ -82,11 +82,9 @@ def declarations_router(state: ApiState, guards: Guards) -> APIRouter:
             QueryTime | None,
             Query(description="ISO-8601 time; declarations received at or after it (UTC if no zone)"),
         ] = None,
-        plate: Annotated[
-            str | None, Query(min_length=1, max_length=32, description="plate text, partial; separators ignored")
-        ] = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
-        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+        plate: PlateQuery = None,
+        limit: LimitQuery = 100,
+        offset: OffsetQuery = 0,
     ) -> DeclarationList:
         """Declarations, newest received first."""
         filters = {"unmatched_only": unmatched, "since": since, "plate": plate}

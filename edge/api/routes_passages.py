@@ -12,11 +12,11 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
-from edge.api.common import IDENT, MAX_LIMIT, ErrorOut
+from edge.api.common import IDENT, ErrorOut, LimitQuery, OffsetQuery, PlateQuery
 from edge.api.guards import Guards
 from edge.api.state import ApiState
 from edge.domain.types import Passage
-from edge.domain.validation import MAX_OFFSET, QueryTime
+from edge.domain.validation import QueryTime
 
 
 class PassageList(BaseModel):
@@ -37,11 +37,9 @@ def passages_router(state: ApiState, guards: Guards) -> APIRouter:
         since: Annotated[
             QueryTime | None, Query(description="ISO-8601 time; passages that started at or after it (UTC if no zone)")
         ] = None,
-        plate: Annotated[
-            str | None, Query(min_length=1, max_length=32, description="plate text, partial; separators ignored")
-        ] = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
-        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+        plate: PlateQuery = None,
+        limit: LimitQuery = 100,
+        offset: OffsetQuery = 0,
     ) -> PassageList:
         """Passages, newest first."""
         filters = {"lane": lane, "status": status, "since": since, "plate": plate}
