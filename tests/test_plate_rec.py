@@ -27,10 +27,10 @@ from models import sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_TRAIN = REPO.parent / "shared" / "train"
-# Raw (threshold not applied) accuracy on the rendered plates below was 0.375-0.39 over three seeds when the model
-# was shipped (MODEL_CARD.md: it often drops the 云/桂 glyph, rare in its real data); the floor leaves room for the
-# renderer's randomness and catches a broken model or a preprocessing change, it does not claim the model is good.
-SYNTH_FLOOR = 0.25
+# Raw (threshold not applied) accuracy on the rendered plates below is 0.75-0.76 over three seeds with the shipped
+# model (the session-5 model: 0.375-0.39); the floor leaves room for the renderer's randomness and catches a broken
+# model or a preprocessing change, it does not claim the model is good.
+SYNTH_FLOOR = 0.6
 SYNTH_MAX_WRONG_ACCEPTED = 0.05
 
 

@@ -49,3 +49,11 @@ def test_plate_countries_limit_the_grammars_the_reader_answers_with():
         parse_config({**BASE, "ocr": {"plate_countries": []}})
     with pytest.raises(ConfigError, match="ocr.plate_countries"):
         parse_config({**BASE, "ocr": {"plate_countries": ["DE"]}})
+
+
+def test_the_recogniser_veto_is_on_by_default_and_can_be_turned_off():
+    from edge.readers.plate_rec_check import RecogniserCheck
+
+    assert isinstance(build_readers(Config.model_validate(BASE)).plate.rec_check, RecogniserCheck)
+    off = build_readers(Config.model_validate({**BASE, "ocr": {"plate_recogniser_veto": False}})).plate
+    assert off.rec_check is None

@@ -19,6 +19,11 @@ class OcrConfig(StrictModel):
         "read as a Latin letter (沪KH9680 as PKH9680) then is a no-read instead of a foreign plate"
     )
 
+    plate_recogniser_veto: bool = Field(
+        True, description="the plate-trained recogniser (models/plate_rec) checks each plate read: one it "
+        "confidently reads as another text becomes a `recogniser_disagrees` no-read (docs/accuracy.md)"
+    )
+
     @field_validator("plate_countries")
     @classmethod
     def _some(cls, v: list[str]) -> list[str]:

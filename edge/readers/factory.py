@@ -35,7 +35,8 @@ def build_readers(cfg: Config, engine: object | None = None) -> Readers:
 
         plate_side = cfg.pipeline.plate_det_max_side
         formats = tuple(f.name for f in ALL_FORMATS if f.country in cfg.ocr.plate_countries)
-        readers.plate = PlateReader(engine, formats=formats, **({"max_side": plate_side} if plate_side else {}))
+        readers.plate = PlateReader(engine, formats=formats, rec_check=cfg.ocr.plate_recogniser_veto,
+                                    **({"max_side": plate_side} if plate_side else {}))
     if "container" in roles:
         from edge.readers.container import ContainerReader
 

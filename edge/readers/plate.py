@@ -12,6 +12,8 @@ the recognisers' probabilities over the 31 provinces and a glyph classifier, tai
 leaning line is also read deskewed, and a slot the recognisers split on is settled by a character
 classifier only when it is sure of one of the contenders), weak reads need a second
 recogniser's agreement (`low_agreement` otherwise), and weak foreign reads go to a 2-of-3 vote.
+The three share many mistakes, so a small recogniser trained on plate crops only checks each chosen
+read: one it confidently reads as another text is a `recogniser_disagrees` no-read (`plate_rec_check`).
 Weak or ambiguous reads become explicit no-reads with a reason.
 
 This module is the facade that runs those steps in order; each step lives in its own module:
@@ -40,6 +42,7 @@ from edge.readers.plate_choice import (
 )
 from edge.readers.plate_cn import CnPlateReader
 from edge.readers.plate_lines import GATE_MIN_H, GATE_SIDE, TextLine, find_lines, find_plate_boxes, prepare
+from edge.readers.plate_rec_check import RecogniserCheck
 
 
 class PlateReader:
@@ -62,6 +65,7 @@ class PlateReader:
         serial_model: SerialClassifier | bool = True,
         calibration: dict[str, float] | str | None = "shipped",
         cross_check_below: float = CROSS_CHECK_BELOW,
+        rec_check: RecogniserCheck | bool = True,
     ):
         self.engine = engine or OcrEngine()
         # PP-OCRv4 re-reads CN-looking lines (sessions are shared process-wide)
@@ -84,6 +88,8 @@ class PlateReader:
         # there; smartgate_tools.plate_validation): "shipped" = models/plates/reader_calibration.json, None = off
         self.cross_check_below = cross_check_below  # a read with a character below this needs a 2nd recogniser
         self.floors = load_floors() if calibration == "shipped" else dict(calibration or {})
+        # the plate-trained recogniser's veto on chosen reads (True: the shipped model; False: off)
+        self.rec_check = RecogniserCheck.shipped() if rec_check is True else rec_check or None
         self.cn = CnPlateReader(self.engine, self.cn_engine, self.check_engine, self.glyph_model, self.serial_model)
 
     # -- public ------------------------------------------------------------------------------------
@@ -122,6 +128,11 @@ class PlateReader:
         sure = [r for r in reads if r.confidence >= self.floors.get(r.country or "", 0.0)]
         if not sure:  # abstain rather than guess: below its country's calibrated floor
             return [PlateRead(raw=reads[0].text, reason="low_confidence", confidence=reads[0].confidence)]
+        if self.rec_check is not None:
+            kept = [r for r in sure if self.rec_check.disagrees(image, r, (ox, oy)) is None]
+            if not kept:  # the plate-trained recogniser confidently reads another text: abstain
+                return [PlateRead(raw=sure[0].text, reason="recogniser_disagrees", confidence=sure[0].confidence)]
+            sure = kept
         return sure
 
     def find_plates(self, image: np.ndarray, max_side: int = GATE_SIDE, min_h: float = GATE_MIN_H) -> list[Box]:

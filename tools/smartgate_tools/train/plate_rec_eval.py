@@ -20,17 +20,17 @@ from pathlib import Path
 import numpy as np
 
 from edge.domain.plate_grammar import label_key
+from edge.domain.types import Box
 from edge.readers.plate_rec import PlateRecogniser, PlateRecRead
+from edge.readers.plate_rec_check import plate_crop
 
 CROP_SOURCES = ("vitocolerole/label_plate_number",)  # sets whose images are plate crops
 MODES = ("current", "rec", "verifier", "vote")
 
 
-def expand(img: np.ndarray, x: int, y: int, w: int, h: int, fx: float = 0.08, fy: float = 0.18) -> np.ndarray:
-    """A text box grown to roughly the plate's own margin (the recogniser was trained on such crops)."""
-    H, W = img.shape[:2]
-    dx, dy = int(w * fx + 2), int(h * fy + 2)
-    return img[max(0, y - dy):min(H, y + h + dy), max(0, x - dx):min(W, x + w + dx)]
+def expand(img: np.ndarray, x: int, y: int, w: int, h: int) -> np.ndarray:
+    """A text box grown to roughly the plate's own margin, as the reader's veto crops it (`plate_crop`)."""
+    return plate_crop(img, Box(x=x, y=y, w=w, h=h))
 
 
 def stacked_pairs(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
@@ -67,7 +67,7 @@ def current_reads(csv_paths: list[str], threads: int, cache: Path | None) -> dic
     from edge.readers.plate import PlateReader
     from smartgate_tools.evaluate import imread
 
-    reader = PlateReader(OcrEngine(rec="v6_small", threads=threads))
+    reader = PlateReader(OcrEngine(rec="v6_small", threads=threads), rec_check=False)
     out: dict[str, dict] = {}
     for p in csv_paths:
         base = Path(p).parent
@@ -152,7 +152,7 @@ def validation(data: str, report: Path, threads: int, cache: Path | None, seed: 
         from edge.readers.ocr.engine import OcrEngine
         from edge.readers.plate import PlateReader
 
-        reader = PlateReader(OcrEngine(rec="v6_small", threads=threads))
+        reader = PlateReader(OcrEngine(rec="v6_small", threads=threads), rec_check=False)
         crops = [c for name in ("plate_cn", "plate_vn", "plate_other") for c in load_dir(Path(data) / name)]
         _, val = split(crops, seed)
         cur = {c.file: [label_key(r.text) for r in reader.read_all(c.image) if r.text] for c in val}
