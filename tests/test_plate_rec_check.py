@@ -115,3 +115,17 @@ def test_the_reader_drops_what_the_check_vetoes() -> None:
             assert len(got) == 1 and got[0].reason == "recogniser_disagrees" and got[0].raw == reads[0].text
             outcomes.add("vetoed")
     assert outcomes == {"kept", "vetoed"}
+
+
+def test_a_tampered_or_missing_model_leaves_the_reader_without_the_veto(tmp_path, caplog) -> None:
+    from edge.readers.plate_rec import model_dir
+
+    assert RecogniserCheck.shipped() is not None
+    for name in ("manifest.json", "plate_rec.onnx"):
+        (tmp_path / name).write_bytes((model_dir() / name).read_bytes())
+    with (tmp_path / "plate_rec.onnx").open("ab") as f:
+        f.write(b"\0")
+    with caplog.at_level("ERROR"):
+        assert RecogniserCheck.shipped(directory=str(tmp_path)) is None
+        assert RecogniserCheck.shipped(directory=str(tmp_path / "missing")) is None
+    assert sum("plate recogniser unavailable" in r.message for r in caplog.records) == 2

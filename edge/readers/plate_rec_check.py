@@ -43,11 +43,11 @@ class RecogniserCheck:
         self.sure_char = sure_char
 
     @classmethod
-    def shipped(cls, threads: int = 1) -> RecogniserCheck | None:
-        """The check with the shipped model; None (logged) when it is missing or fails its sha256: the reader then
-        runs on without the veto rather than stopping the gate."""
+    def shipped(cls, threads: int = 1, directory: str | None = None) -> RecogniserCheck | None:
+        """The check with the shipped model (or the one in `directory`); None (logged) when it is missing or fails
+        its sha256: the reader then runs on without the veto rather than stopping the gate."""
         try:
-            return cls(PlateRecogniser(threads=threads))
+            return cls(PlateRecogniser(directory, threads=threads))
         except (PlateRecError, OSError, KeyError) as e:
             log.error("plate recogniser unavailable (%s): plate reads go without its check", e)
             return None
