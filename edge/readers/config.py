@@ -21,7 +21,8 @@ class OcrConfig(StrictModel):
 
     plate_recogniser_veto: bool = Field(
         True, description="the plate-trained recogniser (models/plate_rec) checks each plate read: one it "
-        "confidently reads as another text becomes a `recogniser_disagrees` no-read (docs/accuracy.md)"
+        "reads as another text, sure of every character where it differs, becomes a `recogniser_disagrees` "
+        "no-read (docs/accuracy.md)"
     )
 
     @field_validator("plate_countries")

@@ -81,7 +81,10 @@ def differing_probs(text: str, other: PlateRecRead) -> list[float]:
 
 def vetoes(text: str, other: PlateRecRead, sure_char: float = SURE_CHAR) -> bool:
     """`other` (the recogniser's reading) contradicts the read `text` with every differing character sure."""
-    if not other.text or other.text == text or any(m.text == text for m in match(other.text)):
+    if not other.text or other.text == text:
         return False
     diff = differing_probs(text, other)
-    return bool(diff) and min(diff) >= sure_char
+    if not diff or min(diff) < sure_char:
+        return False
+    # the grammar's slot fixes last: they are the dearest test and rarely needed
+    return not any(m.text == text for m in match(other.text))

@@ -9,11 +9,9 @@
 * Machine tokens: `sgt_` + 256 random bits, shown once, sha256 at rest, carrying their user's role.
 * Passwords (`password_problem`): at least MIN_PASSWORD characters without the surrounding blanks, at
   least MIN_DISTINCT different characters, not containing the user name, not one of the most common passwords.
-* Failed logins (`LoginLimiter`, edge/api/review/login_limit.py), counted three ways at once: per (user name, client address), per user name
-  (any address) and per client address (any name). On each, the first failures are free, then every attempt
-  waits 2^k s (capped at 15 min) after the last failure, even with the right password. An attempt reserves its
-  place before the password is checked, so parallel guesses cannot all be judged. The client address is the
-  TCP peer (proxy headers only from `api.trusted_proxies`).
+* Failed logins: back-off per (user name, address), per name and per address (`LoginLimiter`, described in
+  edge/api/review/login_limit.py). The client address is the TCP peer (proxy headers only from
+  `api.trusted_proxies`).
 """
 
 from __future__ import annotations
