@@ -19,6 +19,7 @@ from data_samples.codes import random_vn_plate
 from data_samples.render_plate import render_adr, render_plate
 from edge.decision.voting import vote_containers, vote_plate
 from edge.domain import iso6346
+from edge.domain.plate_grammar import plate_like_text
 from edge.domain.types import Box, ContainerRead, HazardRead, PlateRead
 from edge.lane.plausibility import plate_plausible
 
@@ -120,6 +121,43 @@ def test_generic_text_rules_and_national_plates_first() -> None:
     assert vote_plate([eu] * 6 + [vn]).read.text == "AB123CD"
     thin = vn.model_copy(update={"box": Box(x=10, y=10, w=400, h=20)})
     assert plate_plausible(thin, img).reason == "not_plate_shaped"
+
+
+@pytest.mark.parametrize(("raw", "text", "plate"), [
+    ("Camera 03", "CAMERA03", False),  # an overlay: lowercase letters and a word
+    ("Cam 4 B12", "CAM4B12", False),  # lowercase a, m: an overlay, not a plate's glyphs
+    ("9'6\" HIGH", "96HIGH", False),
+    ("LANE 2 IN", "LANE2IN", False),
+    ("AD 460 zj", "AD460ZJ", True),  # PP-OCR wrote a real Argentine plate's ZJ in lowercase
+    ("M5-XSX", "M5XSX", True),  # a UK personal plate has one digit
+    ("OPR 817", "OPR817", True),
+    ("RKO99AN", "RK099AN", True),
+])
+def test_plate_like_text(raw: str, text: str, plate: bool) -> None:
+    assert plate_like_text(raw, text) is plate
+
+
+def overlay(img: np.ndarray, text: str) -> np.ndarray:
+    """A camera's white, outlined caption in the top-left corner."""
+    pil = Image.fromarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+    ImageDraw.Draw(pil).text((12, 12), text, font=ImageFont.truetype(str(FONT), 24), fill=(255, 255, 255),
+                             stroke_width=2, stroke_fill=(0, 0, 0))
+    return cv2.cvtColor(np.asarray(pil), cv2.COLOR_RGB2BGR)
+
+
+@pytest.mark.skipif(not FONT.exists(), reason="DejaVu fonts not installed")
+def test_a_camera_overlay_is_not_a_plate(engine, plate_reader) -> None:
+    from edge.readers.plate import PlateReader
+
+    alone = overlay(scene(), "Camera 03")
+    got = plate_reader.read_all(alone)
+    assert [(r.text, r.reason) for r in got] == [(None, "not_plate_text")]
+    unchecked = PlateReader(engine, plate_text=False).read_all(alone)
+    assert [r.text for r in unchecked] == ["CAMERA03"]  # what the rule stops: the generic grammar takes it
+    rng = np.random.default_rng(5)
+    plate = random_vn_plate(rng, two_line=False)
+    both = paste(alone, render_plate(plate, rng, px_per_m=500.0, dirt=0.05), 300, 220)
+    assert [r.text for r in plate_reader.read_all(both)] == [plate.text]
 
 
 def test_an_adr_panel_is_not_a_plate(plate_reader) -> None:

@@ -43,6 +43,12 @@ TO_LETTER = {"0": "OD", "8": "B", "5": "S", "2": "Z", "6": "G", "4": "A", "1": "
 CN_FIX = {"I": "1", "O": "0", "Q": "0"}
 
 SEPARATORS = re.compile(r"[\s\-\.·•・_:,'\"/\\]+")
+# What a plate's text never holds: quote marks (a sticker's 9'6"), lowercase letters that only a lowercase glyph
+# explains (an overlay's "Camera 03"; PP-OCR writes c o s u v w x z in either case on real plates, and even a stray
+# j: "AD 460 zj"), a word of four letters (HIGH, LANE, GROSS)
+_QUOTES = re.compile(r"[\"'`´‘’“”′″]")
+_LOWERCASE_ONLY = re.compile(r"[abdefghijklmnpqrty]")
+_WORD = re.compile(r"[A-Z]{4,}")
 
 
 def normalise(text: str) -> str:
@@ -254,6 +260,17 @@ def match(text: str, formats: tuple[str, ...] = FORMAT_NAMES, max_corrections: i
             if key not in found or found[key].cost > g.cost:
                 found[key] = g
     return sorted(found.values(), key=lambda g: (g.cost, _SPECIFIC.get(g.format, 9)))
+
+
+def plate_like_text(raw: str, text: str) -> bool:
+    """Text that no national grammar vouches for still looks like a plate's: no quote marks and at most one
+    lowercase-only letter in what the recogniser saw (`raw`), a digit and no run of four letters in the matched
+    `text`. Measured on real plates (smartgate_tools.experiments.plate_reader_switch plate_text): lowercase
+    letters, a single digit (M5 XSX) and a letter run before the recognisers' vote (OPR B17) occur on real
+    plates, so the rule looks only at the chosen read and only at what overlays and signs have plenty of."""
+    if _QUOTES.search(raw or "") or len(_LOWERCASE_ONLY.findall(raw or "")) >= 2:
+        return False
+    return any(c.isdigit() for c in text) and not _WORD.search(text)
 
 
 def best_match(text: str, formats: tuple[str, ...] = FORMAT_NAMES, max_corrections: int = 2) -> GrammarMatch | None:

@@ -18,10 +18,9 @@ Pure functions; the pipeline applies them to the trigger camera's reads.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
+from edge.domain.plate_grammar import plate_like_text
 from edge.domain.types import Box, PlateRead
 
 EDGE_PX = 2  # a box this close to the image border may continue beyond it
@@ -29,9 +28,6 @@ ONE_LINE_ASPECT = (2.0, 7.5)
 TWO_LINE_ASPECT = (0.9, 3.2)
 TWO_LINE_FORMATS = frozenset({"vn_two_line", "vn_moto"})
 ORANGE_MAX = 0.35  # fraction of ADR orange in a plate box above which it is a hazard panel
-_QUOTES = re.compile(r"[\"'`´‘’“”′″]")
-_LOWER = re.compile(r"[a-z]")
-_LETTER_RUN = re.compile(r"[A-Z]{4,}")
 
 
 def is_national(read: PlateRead) -> bool:
@@ -53,10 +49,7 @@ def touches_edge(read: PlateRead, shape: tuple[int, ...], edge_px: int = EDGE_PX
 
 def generic_looks_like_plate(read: PlateRead) -> bool:
     """A read only the generic grammar accepts: plate characters only, and no word in it."""
-    raw, text = read.raw or "", read.text or ""
-    if _LOWER.search(raw) or _QUOTES.search(raw):
-        return False
-    return sum(c.isdigit() for c in text) >= 2 and not _LETTER_RUN.search(text)
+    return plate_like_text(read.raw or "", read.text or "")
 
 
 def orange_fraction(image: np.ndarray, b: Box | None) -> float:

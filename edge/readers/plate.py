@@ -39,6 +39,7 @@ from edge.readers.plate_choice import (
     load_floors,
     majority,
     non_overlapping,
+    plate_text,
 )
 from edge.readers.plate_cn import CnPlateReader
 from edge.readers.plate_lines import GATE_MIN_H, GATE_SIDE, TextLine, find_lines, find_plate_boxes, prepare
@@ -66,6 +67,7 @@ class PlateReader:
         calibration: dict[str, float] | str | None = "shipped",
         cross_check_below: float = CROSS_CHECK_BELOW,
         rec_check: RecogniserCheck | bool = True,
+        plate_text: bool = True,
     ):
         self.engine = engine or OcrEngine()
         # PP-OCRv4 re-reads CN-looking lines (sessions are shared process-wide)
@@ -90,6 +92,8 @@ class PlateReader:
         self.floors = load_floors() if calibration == "shipped" else dict(calibration or {})
         # the plate-trained recogniser's veto on chosen reads (True: the shipped model; False: off)
         self.rec_check = RecogniserCheck.shipped() if rec_check is True else rec_check or None
+        # foreign/generic reads must look like plate text (plate_choice.plate_text): overlays and signs are not plates
+        self.plate_text = plate_text
         self.cn = CnPlateReader(self.engine, self.cn_engine, self.check_engine, self.glyph_model, self.serial_model)
 
     # -- public ------------------------------------------------------------------------------------
@@ -124,6 +128,11 @@ class PlateReader:
         if not chosen:
             best = accepted[0]
             return [PlateRead(raw=best.raw, reason="low_agreement", confidence=round(best.score, 4))]
+        if self.plate_text:
+            texts = [c for c in chosen if plate_text(c)]
+            if not texts:  # an overlay or a sign, not a plate
+                return [PlateRead(raw=chosen[0].raw, reason="not_plate_text", confidence=round(chosen[0].score, 4))]
+            chosen = texts
         reads = [to_read(c, scale, pad, ox, oy) for c in chosen]
         sure = [r for r in reads if r.confidence >= self.floors.get(r.country or "", 0.0)]
         if not sure:  # abstain rather than guess: below its country's calibrated floor

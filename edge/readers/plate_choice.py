@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import models
-from edge.domain.plate_grammar import match, normalise
+from edge.domain.plate_grammar import match, normalise, plate_like_text
 from edge.readers.ocr.engine import OcrEngine, crop_quad
 from edge.readers.plate_candidates import Candidate, kept_conf
 from edge.readers.plate_lines import norm_conf
@@ -108,6 +108,13 @@ def confirmed(work: np.ndarray, c: Candidate, others: Sequence[OcrEngine], forma
         if any(m.text == c.grammar.text for m in match(text, formats)):
             return True
     return False
+
+
+def plate_text(c: Candidate) -> bool:
+    """A chosen read that no VN/CN grammar vouches for must look like a plate's text (`plate_like_text`): a
+    camera's overlay ("Camera 03") or a sign's word is not a plate. Asked after the recognisers' vote, which
+    fixes reads such as OPR B17 that the rule would refuse."""
+    return c.grammar.tier == 0 or plate_like_text(c.raw, c.grammar.text)
 
 
 def load_floors(path: Path = FLOORS_FILE) -> dict[str, float]:

@@ -1,0 +1,89 @@
+"""What one on/off switch of the plate reader (a `PlateReader` keyword) does, on real photos nothing was tuned on.
+
+Reads the plate validation crops of ../shared/train (every VN and Argentine crop, the 600 CN crops of
+`smartgate_tools.plate_validation`, audited labels) and, optionally, the dev photos of ../shared/eval, once with
+the switch off and once on (each run cached), and prints accuracy / wrong / no-read per set for both and every
+image whose outcome changed. The crops are the validation (the readers' rules were not tuned there); the dev
+figures are tuned-on and shown to check that nothing there is lost.
+
+    .venv/bin/python -m smartgate_tools.experiments.plate_reader_switch plate_text --data ../shared/train \\
+        --dev ../shared/eval/plate_*/labels.csv --cache-dir var/switch
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def _images(data: Path, dev: list[str]) -> list[tuple[str, str, list[str]]]:
+    """(set, path, labels) of the validation crops and the dev photos."""
+    from smartgate_tools.evaluate import load_labels
+    from smartgate_tools.plate_validation import load_crops
+
+    out = [(f"val:{r['country']}", r["file"], [r["label"]]) for r in load_crops(data)]
+    out += [(f"dev:{s.task}", str(s.path), s.labels) for s in load_labels(dev)]
+    return out
+
+
+def run(switch: str, on: bool, images: list[tuple[str, str, list[str]]], cache: Path | None,
+        threads: int = 2) -> dict[str, list[str]]:
+    """{path: texts read (label_key), best first} with the switch set to `on` (cached)."""
+    if cache is not None and cache.is_file():
+        return json.loads(cache.read_text(encoding="utf-8"))
+    from tqdm import tqdm
+
+    from edge.domain.plate_grammar import label_key
+    from edge.readers.ocr.engine import OcrEngine
+    from edge.readers.plate import PlateReader
+    from smartgate_tools.evaluate import imread
+
+    reader = PlateReader(OcrEngine(threads=threads), **{switch: on})
+    out: dict[str, list[str]] = {}
+    for _, path, _ in tqdm(images, desc=f"{switch}={on}", unit="image"):
+        img = imread(Path(path))
+        if img is not None:
+            out[path] = [label_key(r.text) for r in reader.read_all(img) if r.text]
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(out, ensure_ascii=False), encoding="utf-8")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from smartgate_tools.evaluate import _judge
+
+    p = argparse.ArgumentParser(prog="plate_reader_switch", description=__doc__.split("\n\n")[0])
+    p.add_argument("switch", help="PlateReader keyword taking True/False, e.g. plate_text, rec_check")
+    p.add_argument("--data", type=Path, default=Path("../shared/train"))
+    p.add_argument("--dev", nargs="*", default=[], help="labels.csv files of ../shared/eval plate sets")
+    p.add_argument("--cache-dir", type=Path, default=None, help="folder caching each run's reads")
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args(argv)
+    images = _images(a.data, a.dev)
+    reads = {on: run(a.switch, on, images, a.cache_dir / f"{a.switch}_{on}.json" if a.cache_dir else None,
+                     a.threads) for on in (False, True)}
+    tally: dict[str, dict[bool, dict[str, int]]] = {}
+    for name, path, labels in images:
+        if path not in reads[False] or path not in reads[True]:
+            continue
+        outcome = {on: _judge(labels, reads[on][path]) for on in (False, True)}
+        for on in (False, True):
+            t = tally.setdefault(name, {o: {"correct": 0, "wrong": 0, "no_read": 0} for o in (False, True)})
+            t[on][outcome[on]] += 1
+        if reads[False][path] != reads[True][path]:
+            print(f"  {name:18s} {Path(path).name:28s} label {'|'.join(labels):12s} "
+                  f"off {'|'.join(reads[False][path]) or '-':14s} ({outcome[False]}) -> "
+                  f"on {'|'.join(reads[True][path]) or '-':14s} ({outcome[True]})")
+    for name in sorted(tally):
+        for on in (False, True):
+            c = tally[name][on]
+            n = sum(c.values())
+            print(f"{name:18s} {a.switch}={str(on):5s} n={n:4d} accuracy {c['correct'] / n:6.1%} "
+                  f"wrong {c['wrong'] / n:5.1%} no-read {c['no_read'] / n:5.1%}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
