@@ -230,3 +230,32 @@ def test_validation_split_is_by_container_id():
     assert {split_of([f"TEMU{n:06d}0"]) for n in range(40)} == {"tune", "holdout"}
     assert outcome(["A"], ["A"]) == "ok" and outcome(["A", "B"], ["A"]) == "noread"
     assert outcome(["A"], ["A", "C"]) == "wrong" and outcome(["A"], []) == "noread"
+
+
+# -- real gate photos of ../shared/train/container (training data, read in place, never copied) -----------------
+
+TRAIN = Path(__file__).resolve().parents[2] / "shared" / "train" / "container"
+
+
+def _train_photo(name: str) -> np.ndarray:
+    path = TRAIN / name
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    return cv2.imread(str(path))
+
+
+def test_a_code_seen_twice_gets_its_check_digit_where_it_is_legible(reader):
+    """BEAU265693 is on the roof (its boxed digit unreadable there) and on the doors (boxed 1 legible). The check
+    digit is looked for at each place, not once per code: the roof's failure must not hide the doors' digit."""
+    assert [r.code for r in reader.read(_train_photo("marsa_00001.jpg"))] == ["BEAU2656931"]
+
+
+def test_a_second_container_beside_a_verified_one_gets_the_larger_detection(reader):
+    """Two containers side by side; at 960 px the left one's serial loses its last digit (35812). A piece of a
+    code that no verified read explains earns the second, larger detection, and what it verifies is added."""
+    from edge.readers.container import ContainerReader
+
+    img = _train_photo("macarize_00002.jpg")
+    assert sorted(r.code for r in reader.read(img)) == ["PSSU3567508", "PSSU3581297"]
+    once = ContainerReader(engine=reader.engine, retry_max_side=None).read(img)
+    assert [r.code for r in once] == ["PSSU3567508"]  # what the first pass alone finds

@@ -88,14 +88,21 @@ class ContainerReader:
         if image.ndim == 2:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
         reads, lines = self._read_at(image, self.det_max_side)
-        # nothing verified: the detector again at the frame's own size (up to RETRY_MAX_SIDE), where the small
-        # glyphs of a vertical code or a boxed check digit it lost when scaled down are found. Only where the
-        # first pass saw a piece of a code: a frame with no container in it (most frames of a container camera
-        # between trucks) must not pay a second, larger detection.
+        # a piece of a code that no verified read explains: the detector again at the frame's own size (up to
+        # RETRY_MAX_SIDE), where the small glyphs of a vertical code, a boxed check digit or a serial's last digit
+        # lost when scaled down are found. Only then: a frame with no container in it (most frames of a container
+        # camera between trucks) must not pay a second, larger detection, nor a photo whose codes all verified.
         retry = min(max(image.shape[:2]), self.retry_max_side or 0)
-        if (not any(r.check_digit_ok for r in reads) and retry > 1.2 * self.det_max_side
-                and any(code_fragment(ln) for ln in lines)):
-            reads = self._read_at(image, retry)[0] or reads
+        verified = [r for r in reads if r.check_digit_ok]
+        if retry > 1.2 * self.det_max_side and any(
+                code_fragment(ln) and not _MEASURE_RE.search(ln.text) and not _explained(ln, verified)
+                for ln in lines):
+            more = self._read_at(image, retry)[0]
+            if not verified:
+                return more or reads
+            # a second container beside a verified one (two boxes on a chassis, a yard): add what is new
+            reads += [m for m in more if m.check_digit_ok and m.code not in {r.code for r in reads}
+                      and not any(_box_overlap(m.box, r.box) for r in verified)]
         return reads
 
     def _read_at(self, image: np.ndarray, det_max_side: int) -> tuple[list[ContainerRead], list[CodeLine]]:
@@ -208,18 +215,21 @@ class ContainerReader:
         or under its right end in two-line layouts) and accept only when those pixels clearly show the
         digit that the ten characters demand. A missing digit is never filled in by computation alone."""
         verified = {f.cand.code[:10] for f in found if f.cand.check_digit_ok}
-        tried: set[str] = set()
+        tried: set[tuple[str, int]] = set()
         out = list(found)
         for f in found:
             c = f.cand
-            if c.complete or c.code in verified or c.code in tried or f.layout == "vertical":
+            if c.complete or c.code in verified or f.layout == "vertical":
                 continue
-            tried.add(c.code)
+            last = max(f.lines, key=lambda ln: ln.x1)
+            # per place, not per code: the same ten characters on the roof and on the doors are two chances
+            if (c.code, id(last)) in tried:
+                continue
+            tried.add((c.code, id(last)))
             try:
                 want = str(iso6346.check_digit(c.code))
             except ValueError:
                 continue
-            last = max(f.lines, key=lambda ln: ln.x1)
             h = last.h
             places = [  # (region of the digit alone, region of serial + digit as one line)
                 ((last.x1 - 0.1 * h, last.y0 - 0.25 * h, last.x1 + 1.6 * h, last.y1 + 0.25 * h),
@@ -337,6 +347,22 @@ def _same_place(a: np.ndarray, b: np.ndarray, tol: float = 4.0) -> bool:
 
 def _same_pixels(a: np.ndarray, b: np.ndarray, tol: float = 2.5) -> bool:
     return a.shape == b.shape and float(np.abs(a - b).mean()) < tol
+
+
+def _explained(ln: CodeLine, reads: list[ContainerRead]) -> bool:
+    """The line's centre lies in (or just around) the box of one of `reads`: it is part of a code already read."""
+    for r in reads:
+        b = r.box
+        if b is not None and b.x - 0.2 * b.h <= ln.cx <= b.x + b.w + 0.2 * b.h and \
+                b.y - 0.2 * b.h <= ln.cy <= b.y + 1.2 * b.h:
+            return True
+    return False
+
+
+def _box_overlap(a: Box | None, b: Box | None) -> bool:
+    if a is None or b is None:
+        return False
+    return min(a.x + a.w, b.x + b.w) > max(a.x, b.x) and min(a.y + a.h, b.y + b.h) > max(a.y, b.y)
 
 
 def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
