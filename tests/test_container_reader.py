@@ -259,3 +259,30 @@ def test_a_second_container_beside_a_verified_one_gets_the_larger_detection(read
     assert sorted(r.code for r in reader.read(img)) == ["PSSU3567508", "PSSU3581297"]
     once = ContainerReader(engine=reader.engine, retry_max_side=None).read(img)
     assert [r.code for r in once] == ["PSSU3567508"]  # what the first pass alone finds
+
+
+def test_a_tall_strip_is_also_read_with_the_check_digit_box_under_it(reader):
+    """XINU 157721 is one tall detector box at 1280 px, its boxed 4 a box of its own below: the strip read
+    extended downwards verifies (the 960-px pass saw only XINU, a piece of a code, so the larger pass runs)."""
+    assert [r.code for r in reader.read(_train_photo("marsa_00013.jpg"))] == ["XINU1577214"]
+
+
+def test_a_photo_where_nothing_was_seen_gets_the_larger_detection(reader):
+    """At 960 px the detector finds no piece of TEMU 072376 7 at all; a single photo has no next frame, so the
+    larger pass runs anyway (retry_blind); the lane's reader, which has the next frame, does not."""
+    from edge.readers.container import ContainerReader
+
+    img = _train_photo("marsa_00099.jpg")
+    assert [r.code for r in reader.read(img)] == ["TEMU0723767"]
+    assert ContainerReader(engine=reader.engine, retry_blind=False).read(img) == []
+
+
+def test_a_small_photo_is_enlarged_for_the_larger_detection(reader):
+    """The same photo at 1024 px (the size of most published photos): the detector never enlarges a frame, so
+    the second pass enlarges the photo itself, and the box comes back in the photo's own pixels."""
+    img = _train_photo("marsa_00013.jpg")
+    small = cv2.resize(img, None, fx=0.8, fy=0.8, interpolation=cv2.INTER_AREA)
+    reads = reader.read(small)
+    assert [r.code for r in reads] == ["XINU1577214"]
+    b = reads[0].box
+    assert b is not None and 0 <= b.x < b.x + b.w <= small.shape[1] and 0 <= b.y < b.y + b.h <= small.shape[0]

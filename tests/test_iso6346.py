@@ -177,3 +177,16 @@ def test_primary_lookalike_reading_wins_when_it_verifies():
     cand = iso.find_codes("00LU0993764")[0]
     assert cand.code == "OOLU0993764" and cand.check_digit_ok and cand.corrected
     assert cand.changes == [(0, "0", "O"), (1, "0", "O")]
+
+
+def test_two_coercions_only_when_routine():
+    # a cab's fleet number over its weight label: BV60 needs 6->G and 0->U, and BVGU6840000 happens to verify
+    assert iso.validate("BVGU6840000")
+    assert iso.find_codes("BV6068 40000") == []
+    assert iso.parse_code("BV60684000") is None  # nor a 10-character sighting waiting for its check digit
+    # the recognisers' routine confusions may still add up to two (OOLU read 00LU; CAIU..2 read CA1U..Z)
+    assert iso.find_codes("00LU7531290")[0].code == "OOLU7531290"
+    assert iso.find_codes("CA1U897962Z")[0].code == "CAIU8979622"
+    # one rare coercion alone is still allowed (a G read as 6)
+    full = "MSGU370403" + str(iso.check_digit("MSGU370403"))
+    assert iso.find_codes("MS6U370403" + full[-1])[0].code == full

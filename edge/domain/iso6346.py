@@ -154,6 +154,19 @@ def _position_options(i: int, c: str) -> str:
     return c if c.isdigit() else LETTER_TO_DIGITS.get(c, "")
 
 
+# Class coercions recognisers need all the time: the round glyphs (0 O D Q U), the strokes (1 I L J) and 2/Z.
+ROUTINE_COERCIONS = frozenset("0ODQU1ILJ2Z")
+
+
+def rare_pair(window: str, opts: list[str]) -> bool:
+    """Two or more characters need a class coercion and one of them is not routine (6->G, 8->B, 5->S ...). Text
+    that is not a code (a cab's fleet number over its weight, BV6068 / 40000 -> BVGU6840000) needs such
+    coercions, and any 11 characters verify one time in ten; a real code needing two is read with routine ones
+    (OOLU read 00LU)."""
+    coerced = [c for c, o in zip(window, opts, strict=True) if o != c]
+    return len(coerced) >= 2 and any(c not in ROUTINE_COERCIONS for c in coerced)
+
+
 def coerce_options(window: str) -> list[str] | None:
     """Per-position options mapping a window onto the ISO 6346 classes; None if a position cannot be mapped."""
     opts = []
@@ -219,7 +232,7 @@ def correct(raw: str, confs: list[float] | None = None, max_coercions: int = 2) 
     and None when the window cannot be a code at all.
     """
     opts = coerce_options(raw)
-    if opts is None:
+    if opts is None or rare_pair(raw, opts):
         return None
     n_coerced = sum(1 for c, o in zip(raw, opts, strict=True) if o != c)
     if n_coerced > max_coercions:
@@ -258,7 +271,7 @@ def parse_window(window: str, confs: list[float] | None = None, max_coercions: i
     if len(window) != 10:
         return None
     opts = coerce_options(window)
-    if opts is None:
+    if opts is None or rare_pair(window, opts):
         return None
     code = "".join(o[0] for o in opts)
     ch = _changes(window, code)

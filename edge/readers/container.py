@@ -10,8 +10,9 @@ How it reads (see docs/container_reader.md):
 3. Parse each candidate with `iso6346.find_codes` (class coercion, check-digit-guided correction).
 4. A code whose boxed check digit was not read is completed only by reading the box region again and
    finding exactly the digit the other ten characters demand; the digit is never computed into the answer.
-5. A photo where nothing verifies is read once more with the detector at the frame's own size (up to
-   RETRY_MAX_SIDE): small stacked glyphs and boxed digits lost at DET_MAX_SIDE are found there.
+5. A photo where a piece of a code is left unexplained (or, for single photos, nothing verified) is read once
+   more with the detector at RETRY_MAX_SIDE, enlarging a smaller photo: small stacked glyphs, boxed digits and
+   a serial's last digit lost at DET_MAX_SIDE are found there; what verifies is added.
 6. Only codes whose check digit verifies are returned (an unverified read is a no-read at a gate); the
    size/type code is searched in the lines just below (or right of) the code.
 """
@@ -42,7 +43,7 @@ from edge.readers.ocr.engine import OcrEngine, TextLine, crop_quad
 log = logging.getLogger(__name__)
 
 DET_MAX_SIDE = 960
-RETRY_MAX_SIDE = 1280  # the detector's input long side for the second pass on a photo with no verified code
+RETRY_MAX_SIDE = 1280  # the detector's input long side for the second pass (see ContainerReader.read)
 _FRAGMENT_RE = re.compile(r"[A-Z]{3}[UJZ]|\d{4}")  # an owner code or four serial digits
 
 
@@ -55,20 +56,38 @@ def code_fragment(ln: CodeLine) -> bool:
 _MEASURE_RE = re.compile(r"\d[.,]\d|KGS?\b|LBS?\b|CU\.?\s*M|CU\.?\s*FT", re.IGNORECASE)
 
 
+_PIECE_RE = re.compile(r"[A-Z]{3}[UJZ]|\d{5,}")  # an owner code or most of a serial
+
+
+def another_code_piece(ln: CodeLine, verified: list[ContainerRead]) -> bool:
+    """With codes read in the photo, a line that may be a piece of another container's code: an owner code or
+    five serial digits that no verified code explains, lettered about as tall as a verified code (weights and
+    volumes, in smaller type, and tall strips of logos do not count: they would make most photos pay twice)."""
+    if is_tall(ln) or _MEASURE_RE.search(ln.text) or _explained(ln, verified):
+        return False
+    if not _PIECE_RE.search(re.sub(r"[^A-Z0-9]", "", ln.text.upper())):
+        return False
+    return any(r.box is not None and 0.6 * r.box.h <= ln.h <= 1.6 * r.box.h for r in verified)
+
+
 class ContainerReader:
     """Reads every ISO 6346 code in an image; returns only codes whose check digit verifies."""
 
     def __init__(self, engine: OcrEngine | None = None, threads: int = 2, include_unverified: bool = False,
                  vertical_engine: OcrEngine | None = None, det_max_side: int = DET_MAX_SIDE,
-                 retry_max_side: int | None = RETRY_MAX_SIDE):
+                 retry_max_side: int | None = RETRY_MAX_SIDE, retry_blind: bool = True):
         """`det_max_side`: the text detector's input long side. The default suits photos up to 1080p; a camera
         whose codes are large in the frame can use less (the detector's cost grows with the pixel count).
-        `retry_max_side`: the second, larger detection of a photo where nothing verified (None: never). A
-        single photo has no second chance, so it is on by default; the lane pipeline turns it off unless
-        configured (pipeline.container_retry_max_side): the next frame of the same truck is that chance."""
+        `retry_max_side`: the second, larger detection (a smaller photo is enlarged to it) where a piece of a code
+        is left that no verified read explains (None: never). A single photo has no second chance, so it is on by
+        default; the lane pipeline turns it off unless
+        configured (pipeline.container_retry_max_side): the next frame of the same truck is that chance.
+        `retry_blind`: the second detection also where the first saw no piece of a code at all (a photo's only
+        chance; a lane's frames between trucks would pay it every time, so the pipeline turns it off)."""
         self.engine = engine or OcrEngine(det="v6_tiny", rec="v6_small", threads=threads)
         self.det_max_side = det_max_side
         self.retry_max_side = retry_max_side
+        self.retry_blind = retry_blind
         self._vertical_engine = vertical_engine
         self._threads = threads
         self.include_unverified = include_unverified
@@ -88,22 +107,36 @@ class ContainerReader:
         if image.ndim == 2:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
         reads, lines = self._read_at(image, self.det_max_side)
-        # a piece of a code that no verified read explains: the detector again at the frame's own size (up to
-        # RETRY_MAX_SIDE), where the small glyphs of a vertical code, a boxed check digit or a serial's last digit
-        # lost when scaled down are found. Only then: a frame with no container in it (most frames of a container
-        # camera between trucks) must not pay a second, larger detection, nor a photo whose codes all verified.
-        retry = min(max(image.shape[:2]), self.retry_max_side or 0)
+        # the detector again, larger (RETRY_MAX_SIDE; a smaller photo is enlarged), where the small glyphs of a
+        # vertical code, a boxed check digit or a serial's last digit lost at the first pass's size are found:
+        # where a piece of a code no verified read explains was seen, or (retry_blind) where nothing verified.
+        # A photo whose codes all verified never pays it.
+        retry = self.retry_max_side or 0
         verified = [r for r in reads if r.check_digit_ok]
-        if retry > 1.2 * self.det_max_side and any(
-                code_fragment(ln) and not _MEASURE_RE.search(ln.text) and not _explained(ln, verified)
-                for ln in lines):
-            more = self._read_at(image, retry)[0]
+        if verified:  # another container's code, as tall as the verified one's and not read (weights are not)
+            unexplained = any(another_code_piece(ln, verified) for ln in lines)
+        else:
+            unexplained = self.retry_blind or any(code_fragment(ln) for ln in lines)
+        if retry > 1.2 * min(max(image.shape[:2]), self.det_max_side) and unexplained:
+            more = self._read_larger(image, retry)
             if not verified:
                 return more or reads
             # a second container beside a verified one (two boxes on a chassis, a yard): add what is new
             reads += [m for m in more if m.check_digit_ok and m.code not in {r.code for r in reads}
                       and not any(_box_overlap(m.box, r.box) for r in verified)]
         return reads
+
+    def _read_larger(self, image: np.ndarray, side: int) -> list[ContainerRead]:
+        """Read with the detector's input long side at `side`; a smaller image is enlarged to it first (the
+        detector never enlarges a frame) and the boxes are mapped back."""
+        f = side / max(image.shape[:2])
+        if f <= 1.0:
+            return self._read_at(image, side)[0]
+        big = cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)
+        def back(b: Box | None) -> Box | None:
+            return b and Box(x=int(b.x / f), y=int(b.y / f), w=max(1, round(b.w / f)), h=max(1, round(b.h / f)))
+
+        return [r.model_copy(update={"box": back(r.box)}) for r in self._read_at(big, side)[0]]
 
     def _read_at(self, image: np.ndarray, det_max_side: int) -> tuple[list[ContainerRead], list[CodeLine]]:
         lines = self._ocr(image, det_max_side)
@@ -166,11 +199,13 @@ class ContainerReader:
         """A tall strip is either upright characters stacked one per row, or a line written sideways.
         Stacked: cut it into rows at the gaps of the ink profile and lay the characters side by side, so
         the recogniser sees an ordinary line. Sideways: read it turned both ways. The strip is also
-        read extended upwards, because the owner code above the serial is often missed by the detector."""
+        read extended upwards, because the owner code above the serial is often missed by the detector, and
+        downwards, because the boxed check digit under the serial often gets a box of its own."""
         out: list[iso6346.CodeCandidate] = []
         H = ln.h
         for box in ((ln.x0, ln.y0, ln.x1, ln.y1),
-                    (ln.x0 - 0.15 * ln.w, ln.y0 - 0.75 * H, ln.x1 + 0.15 * ln.w, ln.y1 + 0.05 * H)):
+                    (ln.x0 - 0.15 * ln.w, ln.y0 - 0.75 * H, ln.x1 + 0.15 * ln.w, ln.y1 + 0.05 * H),
+                    (ln.x0 - 0.15 * ln.w, ln.y0 - 0.02 * H, ln.x1 + 0.15 * ln.w, ln.y1 + 0.2 * H)):
             strip = _cut(image, box)
             if strip is None or strip.shape[0] < 20:
                 continue
@@ -350,7 +385,12 @@ def _same_pixels(a: np.ndarray, b: np.ndarray, tol: float = 2.5) -> bool:
 
 
 def _explained(ln: CodeLine, reads: list[ContainerRead]) -> bool:
-    """The line's centre lies in (or just around) the box of one of `reads`: it is part of a code already read."""
+    """The line is part of a code already read: its centre lies in (or just around) the box of one of `reads`,
+    or every owner code and run of serial digits in it belongs to one of their codes (the same code painted on
+    the roof and on the doors)."""
+    pieces = _FRAGMENT_RE.findall(re.sub(r"[^A-Z0-9]", "", ln.text.upper()))
+    if pieces and all(any(p in r.code for r in reads) for p in pieces):
+        return True
     for r in reads:
         b = r.box
         if b is not None and b.x - 0.2 * b.h <= ln.cx <= b.x + b.w + 0.2 * b.h and \

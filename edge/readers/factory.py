@@ -43,7 +43,7 @@ def build_readers(cfg: Config, engine: object | None = None) -> Readers:
         # include_unverified: a code that fails its check digit reaches the policy (flag), not silence.
         det_side = cfg.pipeline.container_det_max_side
         readers.container = ContainerReader(engine, threads=cfg.ocr.threads, include_unverified=True,
-                                            retry_max_side=cfg.pipeline.container_retry_max_side,
+                                            retry_max_side=cfg.pipeline.container_retry_max_side, retry_blind=False,
                                             **({"det_max_side": det_side} if det_side else {}))
     if roles & {"plate", "container"}:
         from edge.readers.hazard import HazardPanelReader

@@ -54,7 +54,7 @@ def load_labels(csv_paths: list[str]) -> list[Sample]:
         with io.StringIO(text, newline="") as f:
             for row in csv.DictReader(f):
                 labels = [label_key(x) for x in row["label"].split("|") if x.strip()]
-                samples.append(Sample(base / row["file"], row["task"], labels))
+                samples.append(Sample(base / row["file"], row.get("task", ""), labels))
     return samples
 
 
