@@ -31,7 +31,7 @@ from edge.domain.types import Box, PlateRead
 from edge.readers.cn_province import ProvinceClassifier
 from edge.readers.cn_serial import SerialClassifier
 from edge.readers.ocr.engine import OcrEngine
-from edge.readers.plate_candidates import build_candidates, to_read
+from edge.readers.plate_candidates import Candidate, build_candidates, to_read
 from edge.readers.plate_choice import (
     CROSS_CHECK_BELOW,
     acceptable,
@@ -43,6 +43,7 @@ from edge.readers.plate_choice import (
 )
 from edge.readers.plate_cn import CnPlateReader
 from edge.readers.plate_lines import GATE_MIN_H, GATE_SIDE, TextLine, find_lines, find_plate_boxes, prepare
+from edge.readers.plate_rec_answer import ANSWERABLE, answer, places
 from edge.readers.plate_rec_check import RecogniserCheck
 
 
@@ -68,6 +69,7 @@ class PlateReader:
         cross_check_below: float = CROSS_CHECK_BELOW,
         rec_check: RecogniserCheck | bool = True,
         plate_text: bool = True,
+        rec_answer: bool = True,
     ):
         self.engine = engine or OcrEngine()
         # PP-OCRv4 re-reads CN-looking lines (sessions are shared process-wide)
@@ -92,6 +94,8 @@ class PlateReader:
         self.floors = load_floors() if calibration == "shipped" else dict(calibration or {})
         # the plate-trained recogniser's veto on chosen reads (True: the shipped model; False: off)
         self.rec_check = RecogniserCheck.shipped() if rec_check is True else rec_check or None
+        # the plate-trained recogniser answers where PP-OCR's reads were refused (plate_rec_answer; needs rec_check)
+        self.rec_answer = rec_answer
         # foreign/generic reads must look like plate text (plate_choice.plate_text): overlays and signs are not plates
         self.plate_text = plate_text
         self.cn = CnPlateReader(self.engine, self.cn_engine, self.check_engine, self.glyph_model, self.serial_model)
@@ -116,6 +120,19 @@ class PlateReader:
         if not lines:
             return [PlateRead(reason="no_text")]
         cands = build_candidates(lines, self.formats, self.engine)
+        reads = self._read_lines(image, work, lines, cands, scale, pad, (ox, oy))
+        if reads[0].text is None and reads[0].reason in ANSWERABLE and self.rec_check is not None and self.rec_answer:
+            boxes = places(lines, cands, scale, pad, (ox, oy))
+            said = answer(self.rec_check, image, boxes, self.formats, (ox, oy))
+            if said is not None:
+                return [said]
+        return reads
+
+    def _read_lines(self, image: np.ndarray, work: np.ndarray, lines: list[TextLine], cands: list[Candidate],
+                    scale: float, pad: int, origin: tuple[int, int]) -> list[PlateRead]:
+        """The reads the grammars, the recognisers' votes, the floors and the veto leave (`image`: the read zone,
+        `work`: it prepared for the detector), or one no-read."""
+        ox, oy = origin
         accepted = [c for c in cands if acceptable(c, self.min_confidence, self.min_char_confidence)]
         if not accepted:
             best = max(cands, key=lambda c: c.score, default=None)

@@ -111,13 +111,18 @@ def build_candidates(lines: list[TextLine], formats: tuple[str, ...], main_engin
     return cands
 
 
-def to_read(c: Candidate, scale: float, pad: int, ox: int, oy: int) -> PlateRead:
-    """The candidate as a PlateRead, its box mapped back from the working image to the caller's."""
-    pts = np.concatenate([ln.quad for ln in c.lines])
+def box_of(lines: list[TextLine], scale: float, pad: int, ox: int, oy: int) -> Box:
+    """The box around `lines`, mapped back from the working image to the caller's coordinates."""
+    pts = np.concatenate([ln.quad for ln in lines])
     pts = (pts - pad) / scale
     x0, y0 = np.floor(pts.min(axis=0)).astype(int)
     x1, y1 = np.ceil(pts.max(axis=0)).astype(int)
     x0, y0 = max(int(x0), 0), max(int(y0), 0)
+    return Box(x=x0 + ox, y=y0 + oy, w=max(int(x1) - x0, 1), h=max(int(y1) - y0, 1))
+
+
+def to_read(c: Candidate, scale: float, pad: int, ox: int, oy: int) -> PlateRead:
+    """The candidate as a PlateRead, its box mapped back from the working image to the caller's."""
     g = c.grammar
     return PlateRead(
         text=g.text,
@@ -125,6 +130,6 @@ def to_read(c: Candidate, scale: float, pad: int, ox: int, oy: int) -> PlateRead
         country=g.country,
         format=g.format,
         confidence=round(c.score, 4),
-        box=Box(x=x0 + ox, y=y0 + oy, w=max(int(x1) - x0, 1), h=max(int(y1) - y0, 1)),
+        box=box_of(c.lines, scale, pad, ox, oy),
         raw=c.raw,
     )

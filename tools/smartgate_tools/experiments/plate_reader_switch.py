@@ -7,7 +7,7 @@ image whose outcome changed. The crops are the validation (the readers' rules we
 figures are tuned-on and shown to check that nothing there is lost.
 
     .venv/bin/python -m smartgate_tools.experiments.plate_reader_switch plate_text --data ../shared/train \\
-        --dev ../shared/eval/plate_*/labels.csv --cache-dir var/switch
+        --dev ../shared/eval/plate_*/labels.csv --cache-dir var/switch [--crops rec-split]
 """
 
 from __future__ import annotations
@@ -17,12 +17,22 @@ import json
 from pathlib import Path
 
 
-def _images(data: Path, dev: list[str]) -> list[tuple[str, str, list[str]]]:
-    """(set, path, labels) of the validation crops and the dev photos."""
+def _images(data: Path, dev: list[str], crops: str = "validation") -> list[tuple[str, str, list[str]]]:
+    """(set, path, labels) of the crops and the dev photos. `crops`: "validation" (the plate validation's crops)
+    or "rec-split" (the plate recogniser's own validation split, for switches that use the recogniser: it was
+    trained on the other crops)."""
     from smartgate_tools.evaluate import load_labels
-    from smartgate_tools.plate_validation import load_crops
 
-    out = [(f"val:{r['country']}", r["file"], [r["label"]]) for r in load_crops(data)]
+    if crops == "rec-split":
+        from smartgate_tools.train.plate_rec_data import load_dir, split
+
+        folder = {"CN": "plate_cn", "VN": "plate_vn", "OTHER": "plate_other"}
+        _, val = split([c for name in folder.values() for c in load_dir(data / name)])
+        out = [(f"split:{c.country}", str(data / folder[c.country] / c.file), [c.label]) for c in val]
+    else:
+        from smartgate_tools.plate_validation import load_crops
+
+        out = [(f"val:{r['country']}", r["file"], [r["label"]]) for r in load_crops(data)]
     out += [(f"dev:{s.task}", str(s.path), s.labels) for s in load_labels(dev)]
     return out
 
@@ -58,11 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("switch", help="PlateReader keyword taking True/False, e.g. plate_text, rec_check")
     p.add_argument("--data", type=Path, default=Path("../shared/train"))
     p.add_argument("--dev", nargs="*", default=[], help="labels.csv files of ../shared/eval plate sets")
+    p.add_argument("--crops", choices=("validation", "rec-split"), default="validation",
+                   help="which real crops: the plate validation's, or the plate recogniser's validation split")
     p.add_argument("--cache-dir", type=Path, default=None, help="folder caching each run's reads")
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args(argv)
-    images = _images(a.data, a.dev)
-    reads = {on: run(a.switch, on, images, a.cache_dir / f"{a.switch}_{on}.json" if a.cache_dir else None,
+    images = _images(a.data, a.dev, a.crops)
+    reads = {on: run(a.switch, on, images, a.cache_dir / f"{a.crops}_{a.switch}_{on}.json" if a.cache_dir else None,
                      a.threads) for on in (False, True)}
     tally: dict[str, dict[bool, dict[str, int]]] = {}
     for name, path, labels in images:
