@@ -22,7 +22,8 @@ class OcrConfig(StrictModel):
     plate_recogniser_veto: bool = Field(
         True, description="the plate-trained recogniser (models/plate_rec) checks each plate read: one it "
         "reads as another text, sure of every character where it differs, becomes a `recogniser_disagrees` "
-        "no-read (docs/accuracy.md)"
+        "no-read; where PP-OCR's reads were refused, its own sure VN/CN read of the place stands "
+        "(docs/accuracy.md). false: neither"
     )
 
     @field_validator("plate_countries")
