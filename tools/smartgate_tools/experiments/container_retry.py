@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dev", default=None, help="labels.csv of ../shared/eval/container (tuned-on)")
     p.add_argument("--long-side", type=int, default=1024)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--det-max-side", type=int, default=None, help="the first pass's detector size (default: shipped)")
+    p.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(VARIANTS))
     a = p.parse_args(argv)
     engine = OcrEngine(threads=a.threads)
     sets = [("train", load_labels([a.train]), None), (f"train@{a.long_side}", load_labels([a.train]), a.long_side)]
@@ -46,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
                 f = side / max(img.shape[:2])
                 img = cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
             images.append((s, img))
-        for variant, kw in VARIANTS.items():
+        for variant in a.variants:
+            kw = dict(VARIANTS[variant], **({"det_max_side": a.det_max_side} if a.det_max_side else {}))
             reader = ContainerReader(engine, **kw)
             larger = reader._read_larger
             paid = []
