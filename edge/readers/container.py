@@ -80,8 +80,8 @@ class ContainerReader:
         whose codes are large in the frame can use less (the detector's cost grows with the pixel count).
         `retry_max_side`: the second, larger detection (a smaller photo is enlarged to it) where a piece of a code
         is left that no verified read explains (None: never). A single photo has no second chance, so it is on by
-        default; the lane pipeline turns it off unless
-        configured (pipeline.container_retry_max_side): the next frame of the same truck is that chance.
+        default; the lane pipeline turns it off unless configured (pipeline.container_retry_max_side): the next
+        frame of the same truck is that chance.
         `retry_blind`: the second detection also where the first saw no piece of a code at all (a photo's only
         chance; a lane's frames between trucks would pay it every time, so the pipeline turns it off)."""
         self.engine = engine or OcrEngine(det="v6_tiny", rec="v6_small", threads=threads)
@@ -133,6 +133,7 @@ class ContainerReader:
         if f <= 1.0:
             return self._read_at(image, side)[0]
         big = cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)
+
         def back(b: Box | None) -> Box | None:
             return b and Box(x=int(b.x / f), y=int(b.y / f), w=max(1, round(b.w / f)), h=max(1, round(b.h / f)))
 
