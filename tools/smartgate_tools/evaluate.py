@@ -69,7 +69,7 @@ def imread(path: Path) -> np.ndarray | None:
         return None
 
 
-def _judge(labels: list[str], reads: list[str]) -> str:
+def judge(labels: list[str], reads: list[str]) -> str:
     """correct: every label read (one label → the best read must equal it); no_read: nothing returned."""
     if not reads:
         return "no_read"
@@ -138,7 +138,7 @@ class _Runner:
             texts = [label_key(r.text) for r in reads if r.text]
             reason = next((r.reason or "" for r in reads if not r.text), "")
             raw = next((r.raw or "" for r in reads if not r.text), "")
-            return Outcome(s, _judge(s.labels, texts), "|".join(texts) or raw, reason, dt)
+            return Outcome(s, judge(s.labels, texts), "|".join(texts) or raw, reason, dt)
         if s.task == CONTAINER_TASK:
             reader = self.container()
             if reader is None:
@@ -147,7 +147,7 @@ class _Runner:
             reads = reader.read(img)
             dt = (time.perf_counter() - t0) * 1000
             texts = [label_key(r.code) for r in reads]
-            return Outcome(s, _judge(s.labels, texts), "|".join(texts), "" if texts else "no_code", dt)
+            return Outcome(s, judge(s.labels, texts), "|".join(texts), "" if texts else "no_code", dt)
         return Outcome(s, "skipped", "", f"unknown task {s.task}", 0.0)
 
 

@@ -62,7 +62,8 @@ def run(switch: str, on: bool, images: list[tuple[str, str, list[str]]], cache: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from smartgate_tools.evaluate import _judge
+    from smartgate_tools.evaluate import judge
+    from smartgate_tools.experiments.tally import Tally, count, print_tally
 
     p = argparse.ArgumentParser(prog="plate_reader_switch", description=__doc__.split("\n\n")[0])
     p.add_argument("switch", help="PlateReader keyword taking True/False, e.g. plate_text, rec_check")
@@ -76,24 +77,18 @@ def main(argv: list[str] | None = None) -> int:
     images = _images(a.data, a.dev, a.crops)
     reads = {on: run(a.switch, on, images, a.cache_dir / f"{a.crops}_{a.switch}_{on}.json" if a.cache_dir else None,
                      a.threads) for on in (False, True)}
-    tally: dict[str, dict[bool, dict[str, int]]] = {}
+    tally: Tally = {}
     for name, path, labels in images:
         if path not in reads[False] or path not in reads[True]:
             continue
-        outcome = {on: _judge(labels, reads[on][path]) for on in (False, True)}
+        outcome = {on: judge(labels, reads[on][path]) for on in (False, True)}
         for on in (False, True):
-            t = tally.setdefault(name, {o: {"correct": 0, "wrong": 0, "no_read": 0} for o in (False, True)})
-            t[on][outcome[on]] += 1
+            count(tally, name, on, outcome[on])
         if reads[False][path] != reads[True][path]:
             print(f"  {name:18s} {Path(path).name:28s} label {'|'.join(labels):12s} "
                   f"off {'|'.join(reads[False][path]) or '-':14s} ({outcome[False]}) -> "
                   f"on {'|'.join(reads[True][path]) or '-':14s} ({outcome[True]})")
-    for name in sorted(tally):
-        for on in (False, True):
-            c = tally[name][on]
-            n = sum(c.values())
-            print(f"{name:18s} {a.switch}={str(on):5s} n={n:4d} accuracy {c['correct'] / n:6.1%} "
-                  f"wrong {c['wrong'] / n:5.1%} no-read {c['no_read'] / n:5.1%}")
+    print_tally(tally, lambda on: f"{a.switch}={on}")
     return 0
 
 

@@ -61,8 +61,8 @@ def collect(data: str, dev: list[str], cache: Path | None, threads: int = 2) -> 
 def main(argv: list[str] | None = None) -> int:
     from edge.readers.plate_rec import PlateRecogniser
     from edge.readers.plate_rec_check import SURE_CHAR, RecogniserCheck, vetoes
-    from smartgate_tools.evaluate import imread
-    from smartgate_tools.train.plate_rec_eval import judge
+    from smartgate_tools.evaluate import imread, judge
+    from smartgate_tools.experiments.tally import Tally, count, print_tally
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default="../shared/train")
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             pairs.append((text, check.reading(img, read) if img is not None else None))
         seen.append((item["set"], item["labels"], Path(path).name, pairs))
     for sure in a.sure_char:
-        tally: dict[str, dict[str, dict[str, int]]] = {}
+        tally: Tally = {}
         print(f"-- veto when every differing recogniser character is >= {sure}")
         for name, labels, file, pairs in seen:
             kept = []
@@ -95,15 +95,9 @@ def main(argv: list[str] | None = None) -> int:
                     verdict = "RIGHT" if text in labels else "wrong"
                     print(f"  vetoed {verdict:5s} {name:16s} {file:24s} label {'|'.join(labels):10s} read {text:10s} "
                           f"recogniser {other.text} ({min(other.char_probs):.3f} lowest character)")
-            t = tally.setdefault(name, {m: {"correct": 0, "wrong": 0, "no_read": 0} for m in ("before", "after")})
-            t["before"][judge(labels, [x for x, _ in pairs])] += 1
-            t["after"][judge(labels, kept)] += 1
-        for name in sorted(tally):
-            for mode in ("before", "after"):
-                c = tally[name][mode]
-                n = sum(c.values())
-                print(f"{name:18s} {mode:6s} n={n:4d} accuracy {c['correct'] / n:6.1%} wrong {c['wrong'] / n:5.1%} "
-                      f"no-read {c['no_read'] / n:5.1%}")
+            count(tally, name, "before", judge(labels, [x for x, _ in pairs]))
+            count(tally, name, "after", judge(labels, kept))
+        print_tally(tally)
     return 0
 
 

@@ -23,6 +23,7 @@ from edge.domain.plate_grammar import label_key
 from edge.domain.types import Box
 from edge.readers.plate_rec import PlateRecogniser, PlateRecRead
 from edge.readers.plate_rec_check import plate_crop
+from smartgate_tools.evaluate import judge
 
 CROP_SOURCES = ("vitocolerole/label_plate_number",)  # sets whose images are plate crops
 MODES = ("current", "rec", "verifier", "vote")
@@ -83,15 +84,6 @@ def current_reads(csv_paths: list[str], threads: int, cache: Path | None) -> dic
     if cache:
         cache.write_text(json.dumps(out, ensure_ascii=False), encoding="utf-8")
     return out
-
-
-def judge(labels: list[str], reads: list[str]) -> str:
-    """As `smartgate eval`: one label -> the first read must equal it; several -> all must be among the reads."""
-    if not reads:
-        return "no_read"
-    if len(labels) == 1:
-        return "correct" if reads[0] == labels[0] else "wrong"
-    return "correct" if set(labels) <= set(reads) else "wrong"
 
 
 def evaluate(csv_paths: list[str], model_dir: str | None = None, threads: int = 2,
