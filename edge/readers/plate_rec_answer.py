@@ -36,7 +36,7 @@ def places(lines: list[TextLine], cands: list[Candidate], scale: float, pad: int
     candidates and the largest lines; only boxes shaped like a plate (1:1 to 7.5:1)."""
     by_score = sorted(cands, key=lambda c: -c.score)
     pairs = [[t, b] for t in lines for b in lines if t is not b and stacked(t, b)]
-    groups = ([c.lines for c in by_score if len(c.lines) == 2] + pairs + ([lines] if len(lines) <= 4 else [])
+    groups = ([c.lines for c in by_score if len(c.lines) == 2] + pairs + ([lines] if 0 < len(lines) <= 4 else [])
               + [c.lines for c in by_score if len(c.lines) == 1]
               + sorted(([ln] for ln in lines), key=lambda g: -_width(g) * _height(g)))
     out: list[Box] = []
