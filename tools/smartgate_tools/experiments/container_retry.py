@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--long-side", type=int, default=1024)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--det-max-side", type=int, default=None, help="the first pass's detector size (default: shipped)")
+    p.add_argument("--retry-max-side", type=int, default=None, help="the second pass's size (default: shipped)")
     p.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(VARIANTS))
     a = p.parse_args(argv)
     engine = OcrEngine(threads=a.threads)
@@ -50,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
             images.append((s, img))
         for variant in a.variants:
             kw = dict(VARIANTS[variant], **({"det_max_side": a.det_max_side} if a.det_max_side else {}))
+            if a.retry_max_side and variant != "off":
+                kw["retry_max_side"] = a.retry_max_side
             reader = ContainerReader(engine, **kw)
             larger = reader._read_larger
             paid = []
