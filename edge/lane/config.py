@@ -95,8 +95,9 @@ class PipelineConfig(StrictModel):
     )
     container_retry_max_side: int | None = Field(
         None, ge=160, le=4096, description="long side (px) of a second, larger text detection of a container "
-        "frame where no code verified but a piece of one was seen (small stacked glyphs of a vertical code); "
-        "null: off, the next frame of the truck is the second chance (single photos use 1280)"
+        "frame (a smaller frame is enlarged to it) where no code verified but a piece of one was seen (small "
+        "stacked glyphs of a vertical code), or a piece of another code beside a verified one; null: off, the next "
+        "frame of the truck is the second chance (single photos use 1280)"
     )
     # Vehicle-level segmentation (issue 18, edge/lane/tracks.py): a passage follows a vehicle, not the zone.
     warmup_s: float = Field(
