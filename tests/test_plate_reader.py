@@ -49,6 +49,22 @@ def test_plate_in_a_larger_scene_and_box(reader):
     assert 280 <= r.box.x <= 340 and 390 <= r.box.y <= 440
 
 
+def test_every_plate_of_a_scene_is_returned_with_its_box(reader):
+    """Several vehicles in one photo (issue 17): every plate comes back, each with the box where it is, one-line
+    and two-line alike."""
+    scene = np.full((720, 1280, 3), 90, np.uint8)
+    placed = {"30A12345": (_plate(["30A-123.45"], width=560), 60, 80),
+              "59E125297": (_plate(["59-E1", "252.97"]), 760, 380)}
+    for img, x, y in placed.values():
+        scene[y : y + img.shape[0], x : x + img.shape[1]] = img
+    reads = [r for r in reader.read_all(scene) if r.ok]
+    assert sorted(r.text for r in reads) == sorted(placed)
+    for r in reads:
+        img, x, y = placed[r.text]
+        assert abs(r.box.x - x) < 40 and abs(r.box.y - y) < 40
+        assert r.box.x + r.box.w <= x + img.shape[1] + 40 and r.box.y + r.box.h <= y + img.shape[0] + 40
+
+
 def test_blank_image_is_an_explicit_no_read(reader):
     r = reader.read(np.full((200, 400, 3), 128, np.uint8))
     assert not r.ok and r.text is None and r.reason == "no_text"
