@@ -47,10 +47,15 @@ RETRY_MAX_SIDE = 1280  # the detector's input long side for the second pass (see
 _FRAGMENT_RE = re.compile(r"[A-Z]{3}[UJZ]|\d{4}")  # an owner code or four serial digits
 
 
+def _alnum(text: str) -> str:
+    """Uppercase letters and digits of a recognised line, separators and other glyphs dropped."""
+    return re.sub(r"[^A-Z0-9]", "", text.upper())
+
+
 def code_fragment(ln: CodeLine) -> bool:
     """The line may be part of a container code: an owner code, a run of serial digits, or a tall strip (a
     vertical code the recogniser could not read as text)."""
-    return is_tall(ln) or bool(_FRAGMENT_RE.search(re.sub(r"[^A-Z0-9]", "", ln.text.upper())))
+    return is_tall(ln) or bool(_FRAGMENT_RE.search(_alnum(ln.text)))
 
 
 _MEASURE_RE = re.compile(r"\d[.,]\d|KGS?\b|LBS?\b|CU\.?\s*M|CU\.?\s*FT", re.IGNORECASE)
@@ -65,7 +70,7 @@ def another_code_piece(ln: CodeLine, verified: list[ContainerRead]) -> bool:
     volumes, in smaller type, and tall strips of logos do not count: they would make most photos pay twice)."""
     if is_tall(ln) or _MEASURE_RE.search(ln.text) or _explained(ln, verified):
         return False
-    if not _PIECE_RE.search(re.sub(r"[^A-Z0-9]", "", ln.text.upper())):
+    if not _PIECE_RE.search(_alnum(ln.text)):
         return False
     return any(r.box is not None and 0.6 * r.box.h <= ln.h <= 1.6 * r.box.h for r in verified)
 
@@ -389,7 +394,7 @@ def _explained(ln: CodeLine, reads: list[ContainerRead]) -> bool:
     """The line is part of a code already read: its centre lies in (or just around) the box of one of `reads`,
     or every owner code and run of serial digits in it belongs to one of their codes (the same code painted on
     the roof and on the doors)."""
-    pieces = _FRAGMENT_RE.findall(re.sub(r"[^A-Z0-9]", "", ln.text.upper()))
+    pieces = _FRAGMENT_RE.findall(_alnum(ln.text))
     if pieces and all(any(p in r.code for r in reads) for p in pieces):
         return True
     for r in reads:

@@ -39,7 +39,7 @@ from edge.readers.plate_choice import (
     load_floors,
     majority,
     non_overlapping,
-    plate_text,
+    plate_text_ok,
 )
 from edge.readers.plate_cn import CnPlateReader
 from edge.readers.plate_lines import GATE_MIN_H, GATE_SIDE, TextLine, find_lines, find_plate_boxes, prepare
@@ -96,7 +96,7 @@ class PlateReader:
         self.rec_check = RecogniserCheck.shipped() if rec_check is True else rec_check or None
         # the plate-trained recogniser answers where PP-OCR's reads were refused (plate_rec_answer; needs rec_check)
         self.rec_answer = rec_answer
-        # foreign/generic reads must look like plate text (plate_choice.plate_text): overlays and signs are not plates
+        # foreign/generic reads must look like plate text (plate_choice.plate_text_ok): overlays and signs are not plates
         self.plate_text = plate_text
         self.cn = CnPlateReader(self.engine, self.cn_engine, self.check_engine, self.glyph_model, self.serial_model)
 
@@ -146,7 +146,7 @@ class PlateReader:
             best = accepted[0]
             return [PlateRead(raw=best.raw, reason="low_agreement", confidence=round(best.score, 4))]
         if self.plate_text:
-            texts = [c for c in chosen if plate_text(c)]
+            texts = [c for c in chosen if plate_text_ok(c)]
             if not texts:  # an overlay or a sign, not a plate
                 return [PlateRead(raw=chosen[0].raw, reason="not_plate_text", confidence=round(chosen[0].score, 4))]
             chosen = texts

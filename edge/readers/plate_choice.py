@@ -110,7 +110,7 @@ def confirmed(work: np.ndarray, c: Candidate, others: Sequence[OcrEngine], forma
     return False
 
 
-def plate_text(c: Candidate) -> bool:
+def plate_text_ok(c: Candidate) -> bool:
     """A chosen read that no VN/CN grammar vouches for must look like a plate's text (`plate_like_text`): a
     camera's overlay ("Camera 03") or a sign's word is not a plate. Asked after the recognisers' vote, which
     fixes reads such as OPR B17 that the rule would refuse."""

@@ -23,7 +23,7 @@ from edge.domain.plate_grammar import display, match
 from edge.domain.types import Box, PlateRead
 from edge.readers.plate_candidates import Candidate, box_of
 from edge.readers.plate_lines import TextLine, stacked
-from edge.readers.plate_rec_check import RecogniserCheck, plate_crop
+from edge.readers.plate_rec_check import RecogniserCheck
 
 ANSWERABLE = frozenset({"low_confidence", "low_agreement", "grammar_mismatch"})
 MAX_PLACES = 4  # places tried per image: each costs one recogniser run (~1 ms a layout)
@@ -78,9 +78,8 @@ def answer(check: RecogniserCheck, image: np.ndarray, boxes: list[Box], formats:
     where `image` sits in them), when it is sure and fits a VN/CN grammar as read; else None."""
     found: dict[str, PlateRead] = {}
     for box in boxes[:MAX_PLACES]:
-        b = box.model_copy(update={"x": box.x - origin[0], "y": box.y - origin[1]})
-        crop = plate_crop(image, b)
-        if crop.size == 0 or min(crop.shape[:2]) < 4:
+        crop = check.crop(image, box, origin)
+        if crop is None or min(crop.shape[:2]) < 4:
             continue
         r = check.recogniser.read(crop)
         if not r.accepted:

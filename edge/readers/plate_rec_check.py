@@ -52,16 +52,19 @@ class RecogniserCheck:
             log.error("plate recogniser unavailable (%s): plate reads go without its check", e)
             return None
 
+    @staticmethod
+    def crop(image: np.ndarray, box: Box | None, origin: tuple[int, int] = (0, 0)) -> np.ndarray | None:
+        """The plate crop of `box` (`plate_crop`); `origin` is where `image` sits in the box's coordinates (a read
+        zone cut from the frame). None without a box or pixels."""
+        if box is None or box.w < 2 or box.h < 2:
+            return None
+        crop = plate_crop(image, box.model_copy(update={"x": box.x - origin[0], "y": box.y - origin[1]}))
+        return crop if crop.size else None
+
     def reading(self, image: np.ndarray, read: PlateRead, origin: tuple[int, int] = (0, 0)) -> PlateRecRead | None:
-        """The recogniser's reading of the crop of `read.box`; `origin` is where `image` sits in the box's
-        coordinates (a read zone cut from the frame). None without a box."""
-        b = read.box
-        if b is None or b.w < 2 or b.h < 2:
-            return None
-        crop = plate_crop(image, b.model_copy(update={"x": b.x - origin[0], "y": b.y - origin[1]}))
-        if crop.size == 0:
-            return None
-        return self.recogniser.read(crop)
+        """The recogniser's reading of the crop of `read.box` (see `crop`). None without a box."""
+        crop = self.crop(image, read.box, origin)
+        return None if crop is None else self.recogniser.read(crop)
 
     def disagrees(self, image: np.ndarray, read: PlateRead, origin: tuple[int, int] = (0, 0)) -> PlateRecRead | None:
         """The recogniser's reading when it vetoes `read` (see the module docstring), else None."""

@@ -20,26 +20,6 @@ import re
 from pathlib import Path
 
 
-def _images(data: Path, dev: list[str], crops: str = "validation") -> list[tuple[str, str, list[str]]]:
-    """(set, path, labels) of the crops and the dev photos. `crops`: "validation" (the plate validation's crops)
-    or "rec-split" (the plate recogniser's own validation split, for switches that use the recogniser: it was
-    trained on the other crops)."""
-    from smartgate_tools.evaluate import load_labels
-
-    if crops == "rec-split":
-        from smartgate_tools.train.plate_rec_data import load_dir, split
-
-        folder = {"CN": "plate_cn", "VN": "plate_vn", "OTHER": "plate_other"}
-        _, val = split([c for name in folder.values() for c in load_dir(data / name)])
-        out = [(f"split:{c.country}", str(data / folder[c.country] / c.file), [c.label]) for c in val]
-    else:
-        from smartgate_tools.plate_validation import load_crops
-
-        out = [(f"val:{r['country']}", r["file"], [r["label"]]) for r in load_crops(data)]
-    out += [(f"dev:{s.task}", str(s.path), s.labels) for s in load_labels(dev)]
-    return out
-
-
 def run(switch: str, on: object, images: list[tuple[str, str, list[str]]], cache: Path | None,
         threads: int = 2) -> dict[str, list[str]]:
     """{path: texts read (label_key), best first} with the keyword `switch` set to `on` (cached)."""
@@ -66,6 +46,7 @@ def run(switch: str, on: object, images: list[tuple[str, str, list[str]]], cache
 
 def main(argv: list[str] | None = None) -> int:
     from smartgate_tools.evaluate import judge
+    from smartgate_tools.experiments.plate_sets import plate_images
     from smartgate_tools.experiments.tally import Tally, count, print_tally
 
     p = argparse.ArgumentParser(prog="plate_reader_switch", description=__doc__.split("\n\n")[0])
@@ -79,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache-dir", type=Path, default=None, help="folder caching each run's reads")
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args(argv)
-    images = _images(a.data, a.dev, a.crops)
+    images = plate_images(a.data, a.dev, a.crops)
     values = {False: a.off, True: a.on}
 
     def cache(on: bool) -> Path | None:

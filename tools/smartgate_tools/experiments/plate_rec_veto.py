@@ -14,7 +14,6 @@ in seconds. Prints accuracy / wrong / no-read per set without and with the veto,
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
@@ -34,25 +33,14 @@ def collect(data: str, dev: list[str], cache: Path | None, threads: int = 2) -> 
     from edge.readers.ocr.engine import OcrEngine
     from edge.readers.plate import PlateReader
     from smartgate_tools.evaluate import imread
-    from smartgate_tools.train.plate_rec_data import load_dir, split
+    from smartgate_tools.experiments.plate_sets import plate_images
 
     reader = PlateReader(OcrEngine(rec="v6_small", threads=threads), rec_check=False)
     out: dict[str, dict] = {}
-    crops = [c for name in ("plate_cn", "plate_vn", "plate_other") for c in load_dir(Path(data) / name)]
-    _, val = split(crops)
-    folder = {"CN": "plate_cn", "VN": "plate_vn", "OTHER": "plate_other"}
-    for c in val:
-        out[str(Path(data) / folder[c.country] / c.file)] = {"set": f"split:{c.country}", "labels": [c.label],
-                                                             "reads": _reads(reader, c.image)}
-    for p in dev:
-        base = Path(p).parent
-        with open(p, encoding="utf-8", newline="") as f:
-            for row in csv.DictReader(f):
-                img = imread(base / row["file"])
-                if img is not None:
-                    out[str(base / row["file"])] = {
-                        "set": f"dev:{row['task']}", "reads": _reads(reader, img),
-                        "labels": [label_key(x) for x in row["label"].split("|") if x.strip()]}
+    for name, path, labels in plate_images(Path(data), dev, "rec-split"):
+        img = imread(Path(path))
+        if img is not None:
+            out[path] = {"set": name, "labels": labels, "reads": _reads(reader, img)}
     if cache:
         cache.write_text(json.dumps(out, ensure_ascii=False), encoding="utf-8")
     return out
