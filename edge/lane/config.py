@@ -76,6 +76,12 @@ class PipelineConfig(StrictModel):
         "alone sees them as new on every frame. On 220 real container photos it hid no code the reader reads "
         "beyond the 2 the detector-only gate already misses (smartgate_tools.experiments.gate_words_check)"
     )
+    container_screen: bool = Field(
+        True, description="the container reader first reads every text box with a fast recogniser "
+        "(PP-OCRv6-tiny's, about a quarter of the cost); where those lines give verified codes, the main recogniser "
+        "reads only the lines at and around them and the codes stand only if it reads them too; otherwise every "
+        "box is read as without it. The container gate's word cue uses the fast recogniser too"
+    )
     cargo_text_gate: bool = Field(
         False, description="the same gate before a cargo-text read (at 2/3 of the cargo-text reader's detector "
         "size): a coal heap, a tank or a closed roof shows no new text"

@@ -80,7 +80,8 @@ class ContainerReader:
 
     def __init__(self, engine: OcrEngine | None = None, threads: int = 2, include_unverified: bool = False,
                  vertical_engine: OcrEngine | None = None, det_max_side: int = DET_MAX_SIDE,
-                 retry_max_side: int | None = RETRY_MAX_SIDE, retry_blind: bool = True):
+                 retry_max_side: int | None = RETRY_MAX_SIDE, retry_blind: bool = True,
+                 screen: OcrEngine | bool | None = True):
         """`det_max_side`: the text detector's input long side. The default suits photos up to 1080p; a camera
         whose codes are large in the frame can use less (the detector's cost grows with the pixel count).
         `retry_max_side`: the second, larger detection (a smaller photo is enlarged to it) where a piece of a code
@@ -88,15 +89,25 @@ class ContainerReader:
         default; the lane pipeline turns it off unless configured (pipeline.container_retry_max_side): the next
         frame of the same truck is that chance.
         `retry_blind`: the second detection also where the first saw no piece of a code at all (a photo's only
-        chance; a lane's frames between trucks would pay it every time, so the pipeline turns it off)."""
+        chance; a lane's frames between trucks would pay it every time, so the pipeline turns it off).
+        `screen`: a fast recogniser that reads every text box first (True: PP-OCRv6-tiny's, about a quarter of
+        the main recogniser's cost); where its lines give verified codes, the main recogniser reads only the
+        lines at and around those codes, and the photo's result stands only if it reads the same codes there.
+        Anything else (no verified code, a disagreement, a piece of another code) reads every box with the main
+        recogniser as without a screen. None/False: no screen."""
         self.engine = engine or OcrEngine(det="v6_tiny", rec="v6_small", threads=threads)
+        if screen is True:
+            screen = OcrEngine(det="v6_tiny", rec="v6_tiny", threads=threads)
+        self.screen: OcrEngine | None = screen or None
         self.det_max_side = det_max_side
         self.retry_max_side = retry_max_side
         self.retry_blind = retry_blind
         self._vertical_engine = vertical_engine
         self._threads = threads
         self.include_unverified = include_unverified
-        self._seen: list[tuple[np.ndarray, np.ndarray, TextLine]] = []  # the previous image's boxes, pixels, reads
+        # per recogniser, the previous image's boxes, pixels and reads (see _recognise)
+        self._seen: dict[int, list[tuple[np.ndarray, np.ndarray, TextLine]]] = {}
+        self._digits: dict[tuple, str | None] = {}  # boxed check digits read in the current pass (_digit_seen)
 
     @property
     def vertical_engine(self) -> OcrEngine:
@@ -136,50 +147,94 @@ class ContainerReader:
         detector never enlarges a frame) and the boxes are mapped back."""
         f = side / max(image.shape[:2])
         if f <= 1.0:
-            return self._read_at(image, side)[0]
+            return self._read_at(image, side, screen=False)[0]
         big = cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)
 
         def back(b: Box | None) -> Box | None:
             return b and Box(x=int(b.x / f), y=int(b.y / f), w=max(1, round(b.w / f)), h=max(1, round(b.h / f)))
 
-        return [r.model_copy(update={"box": back(r.box)}) for r in self._read_at(big, side)[0]]
+        return [r.model_copy(update={"box": back(r.box)}) for r in self._read_at(big, side, screen=False)[0]]
 
-    def _read_at(self, image: np.ndarray, det_max_side: int) -> tuple[list[ContainerRead], list[CodeLine]]:
-        lines = self._ocr(image, det_max_side)
+    def _read_at(self, image: np.ndarray, det_max_side: int,
+                 screen: bool = True) -> tuple[list[ContainerRead], list[CodeLine]]:
+        """Read at one detector size; `screen`: through the screen recogniser where the reader has one (the second
+        pass, for the photos the first found hard, reads every box with the main recogniser)."""
+        self._digits = {}
+        quads = self.engine.detect(image, max_side=det_max_side)
+        crops = [crop_quad(image, q, 0.08) for q in quads]
+        if screen and self.screen is not None and quads:
+            screened = self._screened(image, quads, crops)
+            if screened is not None:
+                return screened
+        lines = _code_lines(self._recognise(image, quads, crops, self.engine))
+        return self._candidates(image, lines), lines
+
+    def _candidates(self, image: np.ndarray, lines: list[CodeLine], pixels: bool = True) -> list[ContainerRead]:
+        """Codes in the recognised lines, boxed check digits read where ten characters were; `pixels`: also
+        read the image again where the lines show a piece of a vertical or broken code (tall strips, columns,
+        owner codes left of a serial) — most of a photo's cost where there are vertical codes."""
         # weights and volumes (30.480 KGS, 67.7 CU.M) sit under the code; they are never part of it
         code_lines = [ln for ln in lines if not _MEASURE_RE.search(ln.text)]
         found = row_candidates(code_lines)
+        if not pixels:
+            return self._finalise(self._complete_check_digits(image, found + column_candidates(code_lines)), lines)
         found += self._vertical(image, code_lines)
         found = self._complete_check_digits(image, found)
         found += self._extend_serials(image, code_lines, found)
-        return self._finalise(found, lines), lines
+        return self._finalise(found, lines)
 
-    def _ocr(self, image: np.ndarray, det_max_side: int | None = None) -> list[CodeLine]:
-        """Detect and recognise every text box. (Recognising only the largest boxes or pre-screening with
-        the tiny recogniser was tried: the code is not always the largest text under perspective, and
-        the pre-screen cost as much as it saved.)
+    def _screened(self, image: np.ndarray, quads: list[np.ndarray],
+                  crops: list[np.ndarray]) -> tuple[list[ContainerRead], list[CodeLine]] | None:
+        """The screen's reading of every box, confirmed by the main recogniser on the boxes at and around the
+        codes it verified; None where that does not settle the photo (the caller reads every box).
 
-        A box whose pixels match a box of this reader's previous image at the same place (a sign behind the lane,
-        a truck standing still) keeps its recognition instead of running the recogniser again: same pixels, same
-        text. On a fixed gate camera that is the background's text on every read."""
-        quads = self.engine.detect(image, max_side=det_max_side or self.det_max_side)
-        crops = [crop_quad(image, q, 0.08) for q in quads]
+        Most of a photo's boxes are livery, names, weights and signs: the fast recogniser tells that well
+        enough, and the check digit plus the main recogniser's agreement judge the code itself, so a screen
+        misreading can cost time (the full read) but never makes a code."""
+        assert self.screen is not None
+        quick = self._recognise(image, quads, crops, self.screen)
+        quick_lines = _code_lines(quick)
+        # the lines alone: a code that needs the pixels read again goes the main recogniser's way at once
+        codes = [r for r in self._candidates(image, quick_lines, pixels=False) if r.check_digit_ok]
+        if not codes or any(another_code_piece(ln, codes) for ln in quick_lines):
+            return None
+        near = [i for i, t in enumerate(quick) if t is not None and any(_around(t.quad, r) for r in codes)]
+        sure = self._recognise(image, [quads[i] for i in near], [crops[i] for i in near], self.engine)
+        reads = self._candidates(image, _code_lines(sure))
+        if not {r.code for r in codes} <= {r.code for r in reads if r.check_digit_ok}:
+            log.debug("screen's codes %s not confirmed: reading every box", [r.code for r in codes])
+            return None
+        # the lines for the caller's second-pass decision: the main recogniser's where it read, else the screen's
+        by_box = dict(zip(near, sure, strict=True))
+        return reads, _code_lines([by_box.get(i, t) for i, t in enumerate(quick)])
+
+    def _recognise(self, image: np.ndarray, quads: list[np.ndarray], crops: list[np.ndarray],
+                   engine: OcrEngine) -> list[TextLine | None]:
+        """Recognise every box with `engine` (None where nothing was read). (Recognising only the largest
+        boxes was tried: the code is not always the largest text under perspective.)
+
+        A box whose pixels match a box this recogniser read on this reader's previous image at the same place
+        (a sign behind the lane, a truck standing still) keeps its recognition instead of running the
+        recogniser again: same pixels, same text. On a fixed gate camera that is the background's text on
+        every read."""
+        seen = self._seen.get(id(engine), [])
         thumbs = [_thumb(c) for c in crops]
         results: list[TextLine | None] = [None] * len(quads)
         todo = []
         for i, q in enumerate(quads):
             # the pixels where the previous box was (detector boxes jitter by a pixel or two)
-            hit = next((t for pq, pth, t in self._seen
+            hit = next((t for pq, pth, t in seen
                         if _same_place(pq, q) and _same_pixels(pth, _thumb(crop_quad(image, pq, 0.08)))), None)
             if hit is not None:
                 results[i] = TextLine(quad=q, text=hit.text, confidence=hit.confidence, char_conf=hit.char_conf)
             else:
                 todo.append(i)
         if todo:
-            for i, r in zip(todo, self.engine.recognize([crops[i] for i in todo]), strict=True):
+            for i, r in zip(todo, engine.recognize([crops[i] for i in todo]), strict=True):
                 results[i] = TextLine(quad=quads[i], text=r.text, confidence=r.confidence, char_conf=r.char_conf)
-        self._seen = [(q, th, t) for q, th, t in zip(quads, thumbs, results, strict=True) if t is not None]
-        return [from_textline(t) for t in results if t is not None and t.text.strip()]
+        self._seen[id(engine)] = [(q, th, t) for q, th, t in zip(quads, thumbs, results, strict=True)
+                                  if t is not None]
+        return results
 
     # -- candidates needing the image -----------------------------------------------------------------
     def _vertical(self, image: np.ndarray, lines: list[CodeLine]) -> list[Found]:
@@ -297,6 +352,14 @@ class ContainerReader:
         (read only after the serial's digits). Readings are restricted to the ten digits through the CTC
         posteriors; every confident view must agree.
         """
+        # the screen's lines and the main recogniser's share their boxes: one reading per place and image
+        key = (tuple(round(v) for v in alone), line and tuple(round(v) for v in line), serial)
+        if key not in self._digits:
+            self._digits[key] = self._read_digit(image, alone, line, text_h, serial)
+        return self._digits[key]
+
+    def _read_digit(self, image: np.ndarray, alone: tuple[float, float, float, float],
+                    line: tuple[float, float, float, float] | None, text_h: float, serial: str) -> str | None:
         crop = _cut(image, alone)
         if crop is None:
             return None
@@ -373,6 +436,21 @@ class ContainerReader:
             if st:
                 return st
         return None
+
+
+def _code_lines(lines: list[TextLine | None]) -> list[CodeLine]:
+    return [from_textline(t) for t in lines if t is not None and t.text.strip()]
+
+
+def _around(quad: np.ndarray, read: ContainerRead) -> bool:
+    """The box's centre lies on or around a read code: its own lines, the boxed check digit beside it, and the
+    size/type code below or right of it (where ContainerReader._size_type looks)."""
+    b = read.box
+    if b is None:
+        return False
+    u = min(b.w, b.h)  # a one-row code's letter height; a vertical code's letter width
+    cx, cy = float(quad[:, 0].mean()), float(quad[:, 1].mean())
+    return b.x - 2 * u <= cx <= b.x + b.w + 3 * u and b.y - 0.5 * u <= cy <= b.y + b.h + 3 * u
 
 
 def _thumb(crop: np.ndarray) -> np.ndarray:

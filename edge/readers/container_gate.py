@@ -55,8 +55,12 @@ def only_words(text: str) -> bool:
 class ContainerGate:
     """The text detector alone on a small copy of a container camera's frame; new text lines since the last look."""
 
-    def __init__(self, engine: OcrEngine, max_side: int, read_words: bool = False):
+    def __init__(self, engine: OcrEngine, max_side: int, read_words: bool = False,
+                 word_engine: OcrEngine | None = None):
+        """`word_engine`: the recogniser that reads new lines for the word cue (default `engine`; the container
+        reader's fast screen recogniser where it has one: telling a word from a code piece needs no more)."""
         self.engine = engine
+        self.word_engine = word_engine or engine
         self.max_side = max_side
         self.read_words = read_words  # also read the new lines; lines that are only words do not count
         self._last: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}  # camera → (quad, thumbnail) of last look
@@ -93,7 +97,7 @@ class ContainerGate:
             else:
                 todo.append((q, look))
         if todo:
-            recs = self.engine.recognize([crop_quad(image, q, 0.08) for q, _ in todo])
+            recs = self.word_engine.recognize([crop_quad(image, q, 0.08) for q, _ in todo])
             for (_, look), r in zip(todo, recs, strict=True):
                 if only_words(r.text):
                     words.append(look)
@@ -104,13 +108,15 @@ class ContainerGate:
 
 
 def gate_for(reader: object, det_max_side: int | None, read_words: bool = False) -> ContainerGate | None:
-    """A gate sharing the container reader's OCR engine at GATE_SCALE of its detector size; None for a reader
-    without one (a test's fake reader)."""
+    """A gate sharing the container reader's OCR engine (and its screen recogniser for the word cue) at GATE_SCALE
+    of its detector size; None for a reader without one (a test's fake reader)."""
     engine = getattr(reader, "engine", None)
     if not isinstance(engine, OcrEngine):
         return None
+    screen = getattr(reader, "screen", None)
     side = det_max_side or getattr(reader, "det_max_side", 960)
-    return ContainerGate(engine, max(160, round(int(side) * GATE_SCALE)), read_words)
+    return ContainerGate(engine, max(160, round(int(side) * GATE_SCALE)), read_words,
+                         word_engine=screen if isinstance(screen, OcrEngine) else None)
 
 
 def _same_word(a: tuple[float, float, np.ndarray], b: tuple[float, float, np.ndarray]) -> bool:

@@ -44,6 +44,7 @@ def build_readers(cfg: Config, engine: object | None = None) -> Readers:
         det_side = cfg.pipeline.container_det_max_side
         readers.container = ContainerReader(engine, threads=cfg.ocr.threads, include_unverified=True,
                                             retry_max_side=cfg.pipeline.container_retry_max_side, retry_blind=False,
+                                            screen=cfg.pipeline.container_screen,
                                             **({"det_max_side": det_side} if det_side else {}))
     if roles & {"plate", "container"}:
         from edge.readers.hazard import HazardPanelReader

@@ -4,11 +4,12 @@ Reads the real port-gate photos of ../shared/train/container (training data: the
 `smartgate_tools.container_validation`) at their own size and scaled down to `--long-side` (the dev and most
 public photos are at most 1024 px, where a second pass at 1280 px means enlarging the photo), and optionally the
 dev photos (tuned-on), with the reader's second pass configured three ways: off, where a piece of a code is
-unexplained, and also wherever nothing verified (`retry_blind`, the single-photo default). Prints accuracy / wrong / no-read
+unexplained, and also wherever nothing verified (`retry_blind`, the single-photo default); `--screen on off`
+compares the reader with and without its fast screen recogniser. Prints accuracy / wrong / no-read
 the median time per photo and how many photos paid the second pass, for each.
 
     .venv/bin/python -m smartgate_tools.experiments.container_retry ../shared/train/container/labels.csv \\
-        [--dev ../shared/eval/container/labels.csv] [--long-side 1024]
+        [--dev ../shared/eval/container/labels.csv] [--long-side 1024] [--variants fragment+blind --screen on off]
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--det-max-side", type=int, default=None, help="the first pass's detector size (default: shipped)")
     p.add_argument("--retry-max-side", type=int, default=None, help="the second pass's size (default: shipped)")
     p.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(VARIANTS))
+    p.add_argument("--screen", nargs="*", choices=["on", "off"], default=["on"],
+                   help="the fast screen recogniser (ContainerReader(screen=...)): on (shipped), off, or both")
     a = p.parse_args(argv)
     engine = OcrEngine(threads=a.threads)
     sets = [("train", load_labels([a.train]), None), (f"train@{a.long_side}", load_labels([a.train]), a.long_side)]
@@ -49,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
                 f = side / max(img.shape[:2])
                 img = cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
             images.append((s, img))
-        for variant in a.variants:
+        for variant, screen in [(v, sc) for v in a.variants for sc in a.screen]:
             kw = dict(VARIANTS[variant], **({"det_max_side": a.det_max_side} if a.det_max_side else {}))
+            kw["screen"] = screen == "on"
             if a.retry_max_side and variant != "off":
                 kw["retry_max_side"] = a.retry_max_side
             reader = ContainerReader(engine, **kw)
@@ -70,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                 ms.append((time.perf_counter() - t0) * 1000)
                 tally[outcome(s.labels, codes)] += 1
             n = len(images)
-            print(f"{name:10s} {variant:15s} n={n:3d} accuracy {tally['ok'] / n:6.1%} wrong {tally['wrong'] / n:5.1%} "
+            print(f"{name:10s} {variant:15s} screen {screen:3s} n={n:3d} accuracy {tally['ok'] / n:6.1%} wrong {tally['wrong'] / n:5.1%} "
                   f"no-read {tally['noread'] / n:5.1%} p50 {statistics.median(ms):5.0f} ms, second pass {len(paid)}",
                   flush=True)
     return 0
