@@ -270,14 +270,14 @@ class ContainerReader:
             strip = _cut(image, box)
             if strip is None or strip.shape[0] < 20:
                 continue
-            views = []
             cells = _split_rows(strip)
-            if len(cells) >= 8:
-                views.append(_hstack_cells(cells))
+            stacked = [_hstack_cells(cells)] if len(cells) >= 8 else []
             ccw = np.ascontiguousarray(np.rot90(strip))
-            views += [ccw, np.ascontiguousarray(ccw[::-1, ::-1])]
-            for eng in (self.engine, self.vertical_engine):
-                for rec in eng.recognize(views):
+            # the second recogniser reads only the stacked characters: on the 220 real photos of train and dev
+            # it never read a turned strip the first had missed, and the turned views are the costly ones
+            for eng, views in ((self.engine, [*stacked, ccw, np.ascontiguousarray(ccw[::-1, ::-1])]),
+                               (self.vertical_engine, stacked)):
+                for rec in eng.recognize(views) if views else []:
                     out += [c for c in iso6346.find_codes(rec.text, rec.char_conf)[:2] if c.check_digit_ok]
                 if any(c.check_digit_ok for c in out):
                     break
