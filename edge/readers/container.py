@@ -27,7 +27,8 @@ import numpy as np
 
 from edge.domain import iso6346
 from edge.domain.types import Box, ContainerRead
-from edge.readers.container_column import column_groups, column_region, ink_rows, read_column
+from edge.readers import container_views as views
+from edge.readers.container_column import column_groups, column_region, read_column
 from edge.readers.container_column import frame_interior as _frame_interior
 from edge.readers.container_layout import (
     CodeLine,
@@ -37,7 +38,6 @@ from edge.readers.container_layout import (
     is_tall,
     row_candidates,
 )
-from edge.readers.ocr.ctc import ctc_segments
 from edge.readers.ocr.engine import OcrEngine, TextLine, crop_quad
 
 log = logging.getLogger(__name__)
@@ -221,13 +221,13 @@ class ContainerReader:
         recogniser again: same pixels, same text. On a fixed gate camera that is the background's text on
         every read."""
         seen = self._seen.get(id(engine), [])
-        thumbs = [_thumb(c) for c in crops]
+        thumbs = [views.thumb(c) for c in crops]
         results: list[TextLine | None] = [None] * len(quads)
         todo = []
         for i, q in enumerate(quads):
             # the pixels where the previous box was (detector boxes jitter by a pixel or two)
             hit = next((t for pq, pth, t in seen
-                        if _same_place(pq, q) and _same_pixels(pth, _thumb(crop_quad(image, pq, 0.08)))), None)
+                        if views.same_place(pq, q) and views.same_pixels(pth, views.thumb(crop_quad(image, pq, 0.08)))), None)
             if hit is not None:
                 results[i] = TextLine(quad=q, text=hit.text, confidence=hit.confidence, char_conf=hit.char_conf)
             else:
@@ -274,18 +274,18 @@ class ContainerReader:
         for k, box in enumerate(((ln.x0, ln.y0, ln.x1, ln.y1),
                                  (ln.x0 - 0.15 * ln.w, ln.y0 - 0.75 * H, ln.x1 + 0.15 * ln.w, ln.y1 + 0.05 * H),
                                  (ln.x0 - 0.15 * ln.w, ln.y0 - 0.02 * H, ln.x1 + 0.15 * ln.w, ln.y1 + 0.2 * H))):
-            strip = _cut(image, box)
+            strip = views.cut(image, box)
             if strip is None or strip.shape[0] < 20:
                 continue
-            cells = _split_rows(strip)
-            stacked = [_hstack_cells(cells)] if len(cells) >= 8 else []
+            cells = views.split_rows(strip)
+            stacked = [views.hstack_cells(cells)] if len(cells) >= 8 else []
             ccw = np.ascontiguousarray(np.rot90(strip))
             shown = len(cells)
             # the second recogniser reads only the stacked characters: on the 220 real photos of train and dev
             # it never read a turned strip the first had missed, and the turned views are the costly ones
-            for eng, views in ((self.engine, [*stacked, ccw, np.ascontiguousarray(ccw[::-1, ::-1])]),
+            for eng, looks in ((self.engine, [*stacked, ccw, np.ascontiguousarray(ccw[::-1, ::-1])]),
                                (self.vertical_engine, stacked)):
-                for rec in eng.recognize(views) if views else []:
+                for rec in eng.recognize(looks) if looks else []:
                     out += [c for c in iso6346.find_codes(rec.text, rec.char_conf)[:2] if c.check_digit_ok]
                     shown = max(shown, len(_alnum(rec.text)))
                 if any(c.check_digit_ok for c in out):
@@ -305,10 +305,10 @@ class ContainerReader:
                 continue
             box = (ln.x0 - 0.85 * ln.w, ln.y0 - 0.1 * ln.h, ln.x1 + (0.3 if len(s) == 6 else 0.05) * ln.w,
                    ln.y1 + 0.1 * ln.h)
-            crop = _cut(image, box)
+            crop = views.cut(image, box)
             if crop is None:
                 continue
-            rec = self.engine.recognize([_pad(crop, 0.1)])[0]
+            rec = self.engine.recognize([views.pad(crop, 0.1)])[0]
             for cand in iso6346.find_codes(rec.text, rec.char_conf)[:2]:
                 if cand.check_digit_ok and s[:6] in cand.code:
                     out.append(Found(cand, [ln], "horizontal", extra=[CodeLine(rec.text, [], *box)]))
@@ -369,21 +369,21 @@ class ContainerReader:
 
     def _read_digit(self, image: np.ndarray, alone: tuple[float, float, float, float],
                     line: tuple[float, float, float, float] | None, text_h: float, serial: str) -> str | None:
-        crop = _cut(image, alone)
+        crop = views.cut(image, alone)
         if crop is None:
             return None
         singles = [crop]
         inner = _frame_interior(crop, text_h)
         if inner is not None:
             singles.append(inner)
-        wide = _cut(image, line) if line is not None else None
+        wide = views.cut(image, line) if line is not None else None
         votes: list[tuple[str | None, float, float]] = []
         for eng in (self.engine, self.vertical_engine):
-            for rec in eng.recognize([_pad(v) for v in singles], return_probs=True):
-                votes.append(_best_digit(rec.probs, eng.charset))
+            for rec in eng.recognize([views.pad(v) for v in singles], return_probs=True):
+                votes.append(views.best_digit(rec.probs, eng.charset))
             if wide is not None:
-                rec = eng.recognize([_pad(wide, 0.15)], return_probs=True)[0]
-                votes.append(_tail_digit(rec.probs, eng.charset, serial))
+                rec = eng.recognize([views.pad(wide, 0.15)], return_probs=True)[0]
+                votes.append(views.tail_digit(rec.probs, eng.charset, serial))
         good = {d for d, p, margin in votes if d is not None and p >= 0.3 and margin >= 0.2}
         return good.pop() if len(good) == 1 else None
 
@@ -462,21 +462,6 @@ def _around(quad: np.ndarray, read: ContainerRead) -> bool:
     return b.x - 2 * u <= cx <= b.x + b.w + 3 * u and b.y - 0.5 * u <= cy <= b.y + b.h + 3 * u
 
 
-def _thumb(crop: np.ndarray) -> np.ndarray:
-    small = cv2.resize(crop, (64, 16), interpolation=cv2.INTER_AREA)
-    if small.ndim == 3:
-        small = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-    return small.astype(np.int16)
-
-
-def _same_place(a: np.ndarray, b: np.ndarray, tol: float = 4.0) -> bool:
-    return float(np.abs(a - b).max()) <= tol
-
-
-def _same_pixels(a: np.ndarray, b: np.ndarray, tol: float = 2.5) -> bool:
-    return a.shape == b.shape and float(np.abs(a - b).mean()) < tol
-
-
 def _explained(ln: CodeLine, reads: list[ContainerRead]) -> bool:
     """The line is part of a code already read: its centre lies in (or just around) the box of one of `reads`,
     or every owner code and run of serial digits in it belongs to one of their codes (the same code painted on
@@ -505,68 +490,3 @@ def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float
         return False
     smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
     return ix * iy > 0.3 * smaller
-
-
-def _pad(crop: np.ndarray, frac: float = 0.25) -> np.ndarray:
-    """Replicate-pad a small crop so the recogniser sees margins around a lone glyph."""
-    p = max(2, int(frac * crop.shape[0]))
-    return cv2.copyMakeBorder(crop, p, p, p, p, cv2.BORDER_REPLICATE)
-
-
-def _cut(image: np.ndarray, bx: tuple[float, float, float, float] | None) -> np.ndarray | None:
-    if bx is None:
-        return None
-    H, W = image.shape[:2]
-    x0, y0, x1, y1 = int(max(0, bx[0])), int(max(0, bx[1])), int(min(W, bx[2])), int(min(H, bx[3]))
-    if x1 - x0 < 4 or y1 - y0 < 4:
-        return None
-    return image[y0:y1, x0:x1]
-
-
-def _tail_digit(probs: np.ndarray | None, charset: list[str], serial: str) -> tuple[str | None, float, float]:
-    """Best digit after the serial in a reading of `serial` + check digit as one line; nothing unless the
-    greedy reading starts with the serial itself (so the tail really is what follows it)."""
-    if probs is None:
-        return None, 0.0, 0.0
-    segs = ctc_segments(probs)
-    chars = [charset[k] if k < len(charset) else "" for k, _, _ in segs]
-    digits = [(i, ch) for i, ch in enumerate(chars) if ch.isdigit()]
-    if len(digits) < len(serial) or "".join(ch for _, ch in digits[:len(serial)]) != serial:
-        return None, 0.0, 0.0
-    last_step = segs[digits[len(serial) - 1][0]][2]
-    return _best_digit(probs[last_step + 1:], charset)
-
-
-def _best_digit(probs: np.ndarray | None, charset: list[str]) -> tuple[str | None, float, float]:
-    """Most probable digit anywhere in a CTC posterior (T, C), its probability and its margin over the
-    runner-up digit."""
-    if probs is None or len(probs) == 0:
-        return None, 0.0, 0.0
-    idx = [charset.index(d) for d in "0123456789"]
-    best = probs[:, idx].max(axis=0)
-    order = np.argsort(best)[::-1]
-    return "0123456789"[order[0]], float(best[order[0]]), float(best[order[0]] - best[order[1]])
-
-
-def _split_rows(strip: np.ndarray) -> list[np.ndarray]:
-    """Cut a vertical strip into character cells at the blank rows of its ink profile."""
-    g = cv2.cvtColor(strip, cv2.COLOR_BGR2GRAY) if strip.ndim == 3 else strip
-    _, bw = cv2.threshold(g, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    # ink is the minority class (light text on dark paint or dark on light)
-    if bw.mean() > 127:
-        bw = 255 - bw
-    min_h = 0.25 * strip.shape[1]
-    cells = [(a, b) for a, b in ink_rows((bw > 0).mean(axis=1)) if b - a >= min_h]
-    return [strip[max(0, a - 2):b + 2] for a, b in cells]
-
-
-def _hstack_cells(cells: list[np.ndarray]) -> np.ndarray:
-    """Lay character cells side by side at a common height, each widened by replicating its edges."""
-    h = max(c.shape[0] for c in cells)
-    gap = max(2, h // 5)
-    parts = []
-    for c in cells:
-        top = (h - c.shape[0]) // 2
-        parts.append(cv2.copyMakeBorder(c, top, h - c.shape[0] - top, gap, gap, cv2.BORDER_REPLICATE))
-    line = np.hstack(parts)
-    return cv2.copyMakeBorder(line, h // 4, h // 4, h // 4, h // 4, cv2.BORDER_REPLICATE)
