@@ -363,3 +363,12 @@ def test_rendered_queue_footage_one_passage_per_vehicle_with_the_right_plate() -
     for d, p in zip(done, want, strict=True):
         seen = p["camera_visible_s"]["plate"]
         assert seen[0] - 0.5 <= (d.started_at - start).total_seconds() <= seen[1]
+
+
+def test_box_iou_is_overlap_over_union_and_zero_apart() -> None:
+    from edge.domain.types import Box
+
+    a, b = Box(x=0, y=0, w=10, h=10), Box(x=5, y=0, w=10, h=10)
+    assert a.iou(b) == pytest.approx(50 / 150) == b.iou(a)
+    assert a.iou(a) == 1.0
+    assert a.iou(Box(x=10, y=0, w=5, h=5)) == 0.0  # touching edges share no pixel

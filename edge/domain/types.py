@@ -25,6 +25,15 @@ class Box(BaseModel):
     w: int
     h: int
 
+    def iou(self, other: Box) -> float:
+        """Intersection over union with `other` (0.0 when they do not overlap)."""
+        ix = min(self.x + self.w, other.x + other.w) - max(self.x, other.x)
+        iy = min(self.y + self.h, other.y + other.h) - max(self.y, other.y)
+        if ix <= 0 or iy <= 0:
+            return 0.0
+        inter = ix * iy
+        return inter / float(self.w * self.h + other.w * other.h - inter)
+
 
 class PlateRead(BaseModel):
     """Result of reading one licence plate (or an explicit no-read).

@@ -54,7 +54,7 @@ from edge.lane.config import PipelineConfig
 from edge.lane.occupancy import OccupancyDetector
 from edge.lane.passage import PassageAssembler, PassageDraft, hazard_key
 from edge.lane.plausibility import EDGE_PX, hazard_panel, plate_plausible
-from edge.lane.tracks import PlateTracker, Track, iou, read_zones
+from edge.lane.tracks import PlateTracker, Track, read_zones
 from edge.readers.container_gate import gate_for
 from edge.readers.interfaces import Readers
 
@@ -263,7 +263,7 @@ class LaneProcessor:
                  if b.x > m and b.y > m and b.x + b.w < w - m and b.y + b.h < h - m and not hazard_panel(vimg, b)]
         in_frame = boxes if view.identity else [view.box_to_frame(b, img.shape) for b in boxes]
         followed = [t.box for t in live if t.settled and not t.lost]
-        return [b for b, f in zip(boxes, in_frame, strict=True) if not any(iou(f, x) > 0.2 for x in followed)]
+        return [b for b, f in zip(boxes, in_frame, strict=True) if not any(f.iou(x) > 0.2 for x in followed)]
 
     def _view_of(self, cam: CameraConfig, frame: Frame) -> np.ndarray:
         """The camera's prepared view of this frame, made once per frame."""

@@ -45,15 +45,6 @@ FOLLOW_SCALES = (1.0, 1.08, 1.17)  # template scales tried when following (an ap
 FOLLOW_PAD = 0.25  # template: the plate box with this much context on each side
 
 
-def iou(a: Box, b: Box) -> float:
-    ix = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
-    iy = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
-    if ix <= 0 or iy <= 0:
-        return 0.0
-    inter = ix * iy
-    return inter / float(a.w * a.h + b.w * b.h - inter)
-
-
 def centre(b: Box) -> tuple[float, float]:
     return b.x + b.w / 2.0, b.y + b.h / 2.0
 
@@ -167,7 +158,7 @@ class PlateTracker:
     def _near(self, t: Track, b: Box, ts: datetime) -> float | None:
         """Position cost of box `b` for track `t` (None: too far to be the same plate)."""
         p = t.predicted(ts)
-        o = iou(p, b)
+        o = p.iou(b)
         (px, py), (bx, by) = centre(p), centre(b)
         scale = max(p.w, p.h, b.w, b.h, 1)
         d = ((px - bx) ** 2 + (py - by) ** 2) ** 0.5 / scale

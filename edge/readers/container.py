@@ -142,7 +142,7 @@ class ContainerReader:
                 return more or reads
             # a second container beside a verified one (two boxes on a chassis, a yard): add what is new
             reads += [m for m in more if m.check_digit_ok and m.code not in {r.code for r in reads}
-                      and not any(_box_overlap(m.box, r.box) for r in verified)]
+                      and not any(m.box and r.box and m.box.iou(r.box) > 0 for r in verified)]
         return reads
 
     def _read_larger(self, image: np.ndarray, side: int) -> list[ContainerRead]:
@@ -475,12 +475,6 @@ def _explained(ln: CodeLine, reads: list[ContainerRead]) -> bool:
                 b.y - 0.2 * b.h <= ln.cy <= b.y + 1.2 * b.h:
             return True
     return False
-
-
-def _box_overlap(a: Box | None, b: Box | None) -> bool:
-    if a is None or b is None:
-        return False
-    return min(a.x + a.w, b.x + b.w) > max(a.x, b.x) and min(a.y + a.h, b.y + b.h) > max(a.y, b.y)
 
 
 def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
