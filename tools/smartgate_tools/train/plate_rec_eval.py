@@ -66,21 +66,18 @@ def current_reads(csv_paths: list[str], threads: int, cache: Path | None) -> dic
         return json.loads(cache.read_text(encoding="utf-8"))
     from edge.readers.ocr.engine import OcrEngine
     from edge.readers.plate import PlateReader
-    from smartgate_tools.evaluate import imread
+    from smartgate_tools.evaluate import imread, load_labels
 
     reader = PlateReader(OcrEngine(rec="v6_small", threads=threads), rec_check=False)
     out: dict[str, dict] = {}
-    for p in csv_paths:
-        base = Path(p).parent
-        with open(p, encoding="utf-8", newline="") as f:
-            for row in csv.DictReader(f):
-                img = imread(base / row["file"])
-                if img is None:
-                    continue
-                reads = [r for r in reader.read_all(img) if r.text]
-                out[str(base / row["file"])] = {
-                    "reads": [[label_key(r.text), [r.box.x, r.box.y, r.box.w, r.box.h] if r.box else None] for r in reads],
-                    "boxes": [[b.x, b.y, b.w, b.h] for b in reader.find_plates(img)]}
+    for sample in load_labels(csv_paths):
+        img = imread(sample.path)
+        if img is None:
+            continue
+        reads = [r for r in reader.read_all(img) if r.text]
+        out[str(sample.path)] = {
+            "reads": [[label_key(r.text), [r.box.x, r.box.y, r.box.w, r.box.h] if r.box else None] for r in reads],
+            "boxes": [[b.x, b.y, b.w, b.h] for b in reader.find_plates(img)]}
     if cache:
         cache.write_text(json.dumps(out, ensure_ascii=False), encoding="utf-8")
     return out
