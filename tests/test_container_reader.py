@@ -286,3 +286,20 @@ def test_a_small_photo_is_enlarged_for_the_larger_detection(reader):
     assert [r.code for r in reads] == ["XINU1577214"]
     b = reads[0].box
     assert b is not None and 0 <= b.x < b.x + b.w <= small.shape[1] and 0 <= b.y < b.y + b.h <= small.shape[0]
+
+
+def test_ten_characters_needing_a_rare_coercion_are_not_completed_from_the_box(reader):
+    """A G where a serial digit belongs (coerced to 6) is one guess; the boxed digit those ten characters then
+    demand, read from pixels, would be a second (a bar or the box's own edge reads as 1): no code. The same door
+    with the 6 painted is read."""
+    from edge.readers.container_checks import rare_coercion
+
+    code = "MSKU376403"
+    digit = str(iso6346.check_digit(code))
+    painted = _door()
+    _horizontal(painted, code + digit, 330, 120)
+    assert [r.code for r in reader.read(painted)] == [code + digit]
+    misread = _door()
+    _horizontal(misread, "MSKU37G403" + digit, 330, 120)
+    assert rare_coercion(iso6346.parse_code("MSKU37G403"))
+    assert [r.code for r in reader.read(misread) if r.check_digit_ok] == []

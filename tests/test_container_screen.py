@@ -125,3 +125,21 @@ def test_the_gate_reads_words_with_the_screen(engines):
     assert plain is not None and plain.word_engine is main
     # a first look: the code's lines open the full read, with the screen reading them
     assert gate.new_text(_door_with_livery(), "c") >= 1
+
+
+def test_a_corrected_code_beside_the_same_owners_code_read_as_is_an_echo():
+    """TEMU5037029 read as painted on the doors, TEMU6037029 on the side "corrected" into TEMU6037023: one
+    container, the corrected code is dropped; a second container of another owner, or two read as painted, stay."""
+    from edge.domain.types import ContainerRead
+    from edge.readers.container import drop_echoes
+
+    def read(code: str, corrected: bool) -> ContainerRead:
+        return ContainerRead(code=code, check_digit_ok=iso6346.validate(code), corrected=corrected)
+
+    assert iso6346.validate("TEMU5037029") and iso6346.validate("TEMU6037023")
+    kept = drop_echoes([read("TEMU6037023", True), read("TEMU5037029", False)])
+    assert [r.code for r in kept] == ["TEMU5037029"]
+    two = [read("TEMU6037023", False), read("TEMU5037029", False)]  # both as read: two containers
+    assert drop_echoes(two) == two
+    other = [read("MSKU3704035", True), read("TEMU5037029", False)]  # far apart: two containers
+    assert drop_echoes(other) == other

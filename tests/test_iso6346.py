@@ -190,3 +190,16 @@ def test_two_coercions_only_when_routine():
     # one rare coercion alone is still allowed (a G read as 6)
     full = "MSGU370403" + str(iso.check_digit("MSGU370403"))
     assert iso.find_codes("MS6U370403" + full[-1])[0].code == full
+
+
+def test_a_stroke_read_as_1_is_refused_when_another_stroke_verifies_too():
+    # TGHU2703360 on a compressed photo read 1GHU2703360: I (the usual reading of 1), J and T all verify, because
+    # check digit 0 stands for remainders 0 and 10 and J equals T mod 11; the digit cannot choose
+    assert all(iso.validate(c + "GHU2703360") for c in "IJT")
+    cand = iso.find_codes("1GHU2703360")[0]
+    assert cand.code == "IGHU2703360" and not cand.check_digit_ok
+    # a stroke whose look-alikes do not verify is still coerced (CA1U… is CAIU)
+    assert iso.find_codes("CA1U9857547")[0].check_digit_ok
+    # the round glyph has a primary reading: 00LU7531290 is OOLU although DOLU7531290 verifies too
+    assert iso.validate("DOLU7531290")
+    assert iso.find_codes("00LU7531290")[0].code == "OOLU7531290"

@@ -240,9 +240,15 @@ def correct(raw: str, confs: list[float] | None = None, max_coercions: int = 2) 
     conf = min(confs) if confs else 1.0
     default = "".join(o[0] for o in opts)
     if n_coerced and validate(default):
-        # The primary look-alike of each misplaced character (0 -> O, 1 -> I, 5 -> S ...) is by far the most
-        # likely reading; when it verifies, rarer readings that happen to verify too (0 -> Q/D) do not make
-        # it ambiguous.
+        # The primary look-alike of each misplaced character (0 -> O, 5 -> S ...) is by far the most likely
+        # reading; when it verifies, rarer readings that happen to verify too (00LU -> DOLU or QDLU) do not make
+        # it ambiguous. A stroke (1 I L J T) has no such primary: the recogniser reads any of them as 1, and
+        # where another of them verifies too the check digit cannot tell them apart (check digit 0 stands for
+        # remainders 0 and 10, J and T are equal mod 11): 1GHU2703360 is IGHU, JGHU or TGHU as far as the digit
+        # knows, and TGHU was painted.
+        if _another_stroke_verifies(raw, default, opts):
+            return CodeCandidate(default, False, corrected=False, raw=raw, changes=_changes(raw, default),
+                                 confidence=conf)
         ch = _changes(raw, default)
         return CodeCandidate(default, True, corrected=True, raw=raw, changes=ch, confidence=conf)
     readings = _expand(opts)
@@ -261,6 +267,17 @@ def correct(raw: str, confs: list[float] | None = None, max_coercions: int = 2) 
                 ch = _changes(raw, fixes[0])
                 return CodeCandidate(fixes[0], True, corrected=True, raw=raw, changes=ch, confidence=conf)
     return CodeCandidate(default, False, corrected=False, raw=raw, changes=_changes(raw, default), confidence=conf)
+
+
+STROKES = frozenset("1ILJT")  # glyphs a recogniser confuses with no dominant reading among them
+
+
+def _another_stroke_verifies(raw: str, default: str, opts: list[str]) -> bool:
+    """Another look-alike of one coerced stroke character of `raw` (1 read where a letter belongs: I, L, J or T)
+    verifies as well as `default` does."""
+    return any(validate(default[:i] + alt + default[i + 1:])
+               for i, (c, o) in enumerate(zip(raw, opts, strict=True))
+               if c in STROKES and o != c for alt in o if alt != default[i])
 
 
 def parse_window(window: str, confs: list[float] | None = None, max_coercions: int = 2) -> CodeCandidate | None:

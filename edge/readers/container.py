@@ -20,7 +20,6 @@ How it reads (see docs/container_reader.md):
 from __future__ import annotations
 
 import logging
-import re
 
 import cv2
 import numpy as np
@@ -28,6 +27,14 @@ import numpy as np
 from edge.domain import iso6346
 from edge.domain.types import Box, ContainerRead
 from edge.readers import container_views as views
+from edge.readers.container_checks import (
+    MEASURE_RE,
+    alnum,
+    another_code_piece,
+    code_fragment,
+    drop_echoes,
+    rare_coercion,
+)
 from edge.readers.container_column import column_groups, column_region, read_column
 from edge.readers.container_column import frame_interior as _frame_interior
 from edge.readers.container_layout import (
@@ -47,37 +54,6 @@ RETRY_MAX_SIDE = 1280  # the detector's input long side for the second pass (see
 # a tall strip showing fewer characters is not read extended (ContainerReader._read_tall): on the 220 real photos of
 # train and dev, no strip under 7 characters gave a code there (101 strips: owner codes, size/type codes, logos)
 MIN_STRIP_CHARS = 6
-_FRAGMENT_RE = re.compile(r"[A-Z]{3}[UJZ]|\d{4}")  # an owner code or four serial digits
-
-
-def _alnum(text: str) -> str:
-    """Uppercase letters and digits of a recognised line, separators and other glyphs dropped."""
-    return re.sub(r"[^A-Z0-9]", "", text.upper())
-
-
-def code_fragment(ln: CodeLine) -> bool:
-    """The line may be part of a container code: an owner code, a run of serial digits, or a tall strip (a
-    vertical code the recogniser could not read as text)."""
-    return is_tall(ln) or bool(_FRAGMENT_RE.search(_alnum(ln.text)))
-
-
-_MEASURE_RE = re.compile(r"\d[.,]\d|KGS?\b|LBS?\b|CU\.?\s*M|CU\.?\s*FT", re.IGNORECASE)
-
-
-_PIECE_RE = re.compile(r"[A-Z]{3}[UJZ]|\d{5,}")  # an owner code or most of a serial
-
-
-def another_code_piece(ln: CodeLine, verified: list[ContainerRead]) -> bool:
-    """With codes read in the photo, a line that may be a piece of another container's code: an owner code or
-    five serial digits that no verified code explains, lettered about as tall as a verified code (weights and
-    volumes, in smaller type, and tall strips of logos do not count: they would make most photos pay twice)."""
-    if is_tall(ln) or _MEASURE_RE.search(ln.text) or _explained(ln, verified):
-        return False
-    if not _PIECE_RE.search(_alnum(ln.text)):
-        return False
-    return any(r.box is not None and 0.6 * r.box.h <= ln.h <= 1.6 * r.box.h for r in verified)
-
-
 class ContainerReader:
     """Reads every ISO 6346 code in an image; returns only codes whose check digit verifies."""
 
@@ -139,11 +115,11 @@ class ContainerReader:
         if retry > 1.2 * min(max(image.shape[:2]), self.det_max_side) and unexplained:
             more = self._read_larger(image, retry)
             if not verified:
-                return more or reads
+                return drop_echoes(more or reads)
             # a second container beside a verified one (two boxes on a chassis, a yard): add what is new
             reads += [m for m in more if m.check_digit_ok and m.code not in {r.code for r in reads}
                       and not any(m.box and r.box and m.box.iou(r.box) > 0 for r in verified)]
-        return reads
+        return drop_echoes(reads)
 
     def _read_larger(self, image: np.ndarray, side: int) -> list[ContainerRead]:
         """Read with the detector's input long side at `side`; a smaller image is enlarged to it first (the
@@ -177,7 +153,7 @@ class ContainerReader:
         read the image again where the lines show a piece of a vertical or broken code (tall strips, columns,
         owner codes left of a serial) — most of a photo's cost where there are vertical codes."""
         # weights and volumes (30.480 KGS, 67.7 CU.M) sit under the code; they are never part of it
-        code_lines = [ln for ln in lines if not _MEASURE_RE.search(ln.text)]
+        code_lines = [ln for ln in lines if not MEASURE_RE.search(ln.text)]
         found = row_candidates(code_lines)
         if not pixels:
             return self._finalise(self._complete_check_digits(image, found + column_candidates(code_lines)), lines)
@@ -287,7 +263,7 @@ class ContainerReader:
                                (self.vertical_engine, stacked)):
                 for rec in eng.recognize(looks) if looks else []:
                     out += [c for c in iso6346.find_codes(rec.text, rec.char_conf)[:2] if c.check_digit_ok]
-                    shown = max(shown, len(_alnum(rec.text)))
+                    shown = max(shown, len(alnum(rec.text)))
                 if any(c.check_digit_ok for c in out):
                     break
             if any(c.check_digit_ok for c in out) or (k == 0 and shown < MIN_STRIP_CHARS):
@@ -324,7 +300,9 @@ class ContainerReader:
         out = list(found)
         for f in found:
             c = f.cand
-            if c.complete or c.code in verified or f.layout == "vertical":
+            # ten characters that needed a rare class coercion (G read where a 6 belongs) are one guess already; a
+            # digit read from the box beside them (a bar or the box's own edge reads as 1) would be a second
+            if c.complete or c.code in verified or f.layout == "vertical" or rare_coercion(c):
                 continue
             last = max(f.lines, key=lambda ln: ln.x1)
             # per place, not per code: the same ten characters on the roof and on the doors are two chances
@@ -460,21 +438,6 @@ def _around(quad: np.ndarray, read: ContainerRead) -> bool:
     u = min(b.w, b.h)  # a one-row code's letter height; a vertical code's letter width
     cx, cy = float(quad[:, 0].mean()), float(quad[:, 1].mean())
     return b.x - 2 * u <= cx <= b.x + b.w + 3 * u and b.y - 0.5 * u <= cy <= b.y + b.h + 3 * u
-
-
-def _explained(ln: CodeLine, reads: list[ContainerRead]) -> bool:
-    """The line is part of a code already read: its centre lies in (or just around) the box of one of `reads`,
-    or every owner code and run of serial digits in it belongs to one of their codes (the same code painted on
-    the roof and on the doors)."""
-    pieces = _FRAGMENT_RE.findall(_alnum(ln.text))
-    if pieces and all(any(p in r.code for r in reads) for p in pieces):
-        return True
-    for r in reads:
-        b = r.box
-        if b is not None and b.x - 0.2 * b.h <= ln.cx <= b.x + b.w + 0.2 * b.h and \
-                b.y - 0.2 * b.h <= ln.cy <= b.y + 1.2 * b.h:
-            return True
-    return False
 
 
 def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
