@@ -41,6 +41,7 @@ def another_code_piece(ln: CodeLine, verified: list[ContainerRead]) -> bool:
 
 
 def rare_coercion(c: iso6346.CodeCandidate) -> bool:
+    """The candidate needed a class coercion that is not routine (a G where a serial digit belongs, not 0 for O)."""
     return any(a not in iso6346.ROUTINE_COERCIONS for _, a, _ in c.changes)
 
 
