@@ -292,8 +292,6 @@ def test_ten_characters_needing_a_rare_coercion_are_not_completed_from_the_box(r
     """A G where a serial digit belongs (coerced to 6) is one guess; the boxed digit those ten characters then
     demand, read from pixels, would be a second (a bar or the box's own edge reads as 1): no code. The same door
     with the 6 painted is read."""
-    from edge.readers.container_checks import rare_coercion
-
     code = "MSKU376403"
     digit = str(iso6346.check_digit(code))
     painted = _door()
@@ -301,5 +299,5 @@ def test_ten_characters_needing_a_rare_coercion_are_not_completed_from_the_box(r
     assert [r.code for r in reader.read(painted)] == [code + digit]
     misread = _door()
     _horizontal(misread, "MSKU37G403" + digit, 330, 120)
-    assert rare_coercion(iso6346.parse_code("MSKU37G403"))
+    assert iso6346.rare_coercion(iso6346.parse_code("MSKU37G403"))
     assert [r.code for r in reader.read(misread) if r.check_digit_ok] == []

@@ -167,6 +167,12 @@ def rare_pair(window: str, opts: list[str]) -> bool:
     return len(coerced) >= 2 and any(c not in ROUTINE_COERCIONS for c in coerced)
 
 
+def rare_coercion(cand: CodeCandidate) -> bool:
+    """The candidate needed a class coercion that is not routine (a G where a serial digit belongs; 0 for O is
+    routine): one guess already, so the reader completes no check digit for it from the pixels."""
+    return any(a not in ROUTINE_COERCIONS for _, a, _ in cand.changes)
+
+
 def coerce_options(window: str) -> list[str] | None:
     """Per-position options mapping a window onto the ISO 6346 classes; None if a position cannot be mapped."""
     opts = []

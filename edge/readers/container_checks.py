@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-from edge.domain import iso6346
 from edge.domain.types import ContainerRead
 from edge.readers.container_layout import CodeLine, is_tall
 
@@ -38,11 +37,6 @@ def another_code_piece(ln: CodeLine, verified: list[ContainerRead]) -> bool:
     if not _PIECE_RE.search(alnum(ln.text)):
         return False
     return any(r.box is not None and 0.6 * r.box.h <= ln.h <= 1.6 * r.box.h for r in verified)
-
-
-def rare_coercion(c: iso6346.CodeCandidate) -> bool:
-    """The candidate needed a class coercion that is not routine (a G where a serial digit belongs, not 0 for O)."""
-    return any(a not in iso6346.ROUTINE_COERCIONS for _, a, _ in c.changes)
 
 
 def drop_echoes(reads: list[ContainerRead]) -> list[ContainerRead]:
