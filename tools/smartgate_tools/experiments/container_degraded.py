@@ -14,33 +14,13 @@ import argparse
 import statistics
 import time
 
-import cv2
-import numpy as np
-
-
-def _fit(img: np.ndarray, side: int) -> np.ndarray:
-    f = side / max(img.shape[:2])
-    return cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1 else img
-
-
-def degrade(img: np.ndarray, condition: str) -> np.ndarray:
-    """`jpeg25@1024`: long side 1024 px, JPEG quality 25; `blur@1024`: 1024 px, Gaussian blur sigma 1.5; a number:
-    long side scaled down to it."""
-    if condition == "jpeg25@1024":
-        ok, buf = cv2.imencode(".jpg", _fit(img, 1024), [cv2.IMWRITE_JPEG_QUALITY, 25])
-        return cv2.imdecode(buf, cv2.IMREAD_COLOR)
-    if condition == "blur@1024":
-        return cv2.GaussianBlur(_fit(img, 1024), (0, 0), 1.5)
-    if condition.isdigit():
-        return _fit(img, int(condition))
-    raise ValueError(f"unknown condition {condition!r}")
-
 
 def main(argv: list[str] | None = None) -> int:
     from edge.readers.container import ContainerReader
     from edge.readers.ocr.engine import OcrEngine
     from smartgate_tools.container_validation import outcome
     from smartgate_tools.evaluate import imread, load_labels
+    from smartgate_tools.experiments.degrade import degrade
 
     p = argparse.ArgumentParser(prog="container_degraded", description=__doc__.split("\n\n")[0])
     p.add_argument("labels", nargs="+", help="labels.csv of real container photos (file,label,...)")

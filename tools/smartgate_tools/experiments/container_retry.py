@@ -18,8 +18,6 @@ import argparse
 import statistics
 import time
 
-import cv2
-
 VARIANTS = {"off": {"retry_max_side": None}, "fragment": {"retry_blind": False}, "fragment+blind": {"retry_blind": True}}
 
 
@@ -28,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     from edge.readers.ocr.engine import OcrEngine
     from smartgate_tools.container_validation import outcome
     from smartgate_tools.evaluate import imread, load_labels
+    from smartgate_tools.experiments.degrade import fit
 
     p = argparse.ArgumentParser(prog="container_retry", description=__doc__.split("\n\n")[0])
     p.add_argument("train", help="labels.csv of ../shared/train/container")
@@ -48,10 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         images = []
         for s in samples:
             img = imread(s.path)
-            if img is not None and side and max(img.shape[:2]) > side:
-                f = side / max(img.shape[:2])
-                img = cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-            images.append((s, img))
+            images.append((s, fit(img, side) if img is not None and side else img))
         for variant, screen in [(v, sc) for v in a.variants for sc in a.screen]:
             kw = dict(VARIANTS[variant], **({"det_max_side": a.det_max_side} if a.det_max_side else {}))
             kw["screen"] = screen == "on"

@@ -16,29 +16,13 @@ import json
 from collections import Counter
 from pathlib import Path
 
-import cv2
-import numpy as np
-
-
-def degrade(img: np.ndarray, condition: str) -> np.ndarray:
-    """clean; jpeg20: JPEG quality 20; half: both sides halved; blur: Gaussian blur sigma 1.2."""
-    if condition == "clean":
-        return img
-    if condition == "jpeg20":
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 20])
-        return cv2.imdecode(buf, cv2.IMREAD_COLOR)
-    if condition == "half":
-        return cv2.resize(img, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
-    if condition == "blur":
-        return cv2.GaussianBlur(img, (0, 0), 1.2)
-    raise ValueError(f"unknown condition {condition!r}")
-
 
 def main(argv: list[str] | None = None) -> int:
     from edge.domain.plate_grammar import label_key
     from edge.readers.ocr.engine import OcrEngine
     from edge.readers.plate import PlateReader
     from smartgate_tools.evaluate import imread, judge, load_labels
+    from smartgate_tools.experiments.degrade import degrade
 
     p = argparse.ArgumentParser(prog="plate_degraded", description=__doc__.split("\n\n")[0])
     p.add_argument("labels", nargs="+", help="labels.csv files of plate photos or crops (file,task,label,...)")
