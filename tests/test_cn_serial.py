@@ -103,6 +103,20 @@ def test_vote_lists_contenders_of_contested_slots():
     assert vote is not None and vote.contests == {3: ("0", "Q")} and vote.conf[3] == 0.0
 
 
+def test_serial_lookalikes_are_contested_only_when_asked():
+    # 皖A752D5 on a worse camera: all three say 0 where the plate has D; one gives D 0.2
+    reads = [_reading("皖A75205", _peaks("A75205", {5: {"0": 0.9, "D": 0.2}})),
+             _reading("皖A75205", _peaks("A75205", {5: {"0": 0.95, "D": 0.03}}))]
+    plain = vote_slots(reads)
+    assert plain is not None and plain.text == "A75205" and plain.contests == {} and plain.conf[4] > 0.9
+    doubted = vote_slots(reads, lookalike_doubt=0.1)
+    assert doubted is not None and doubted.contests == {4: ("0", "D")} and doubted.conf[4] == 0.0
+    assert vote_slots(reads, lookalike_doubt=0.25).contests == {}  # below the doubt: the vote stands
+    # the authority letter slot is a letter by the template: never doubted as a digit
+    letter = [_reading("皖B75205", _peaks("B75205", {1: {"B": 0.9, "8": 0.5}}))]
+    assert vote_slots(letter, lookalike_doubt=0.1).contests == {}
+
+
 class _Classifier:
     """Stands in for the ONNX model: returns set probabilities and records where it looked."""
 

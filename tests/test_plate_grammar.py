@@ -2,7 +2,7 @@
 
 import pytest
 
-from edge.domain.plate_grammar import best_match, display, label_key, match, normalise
+from edge.domain.plate_grammar import VN_UNISSUED_CODES, best_match, display, label_key, match, normalise
 
 
 def test_normalise_strips_separators_and_folds_width():
@@ -169,3 +169,17 @@ def test_foreign_layouts_are_never_vn_or_cn(raw, fmt):
     m = best_match(raw)
     assert m is not None and m.format == fmt and m.country == "OTHER"
     assert all(not g.format.startswith(("vn_", "cn_")) for g in match(raw, max_corrections=0))
+
+
+@pytest.mark.parametrize("code", sorted(VN_UNISSUED_CODES))
+def test_a_vn_reading_with_an_unissued_locality_code_is_no_vn_plate(code):
+    # worse cameras turn 30A61153 into 10A61153 and 30F93591 into 13DF93591: codes no province has
+    for text in (f"{code}A61153", f"{code}DF93591", f"{code}B112345", f"{code}R14139", f"{code}LD12345"):
+        assert all(g.country != "VN" for g in match(text)), text
+    assert best_match(f"{code}A61153") is None or best_match(f"{code}A61153").country != "VN"
+
+
+@pytest.mark.parametrize("code", ["11", "12", "14", "23", "24", "29", "39", "41", "80", "99"])
+def test_issued_locality_codes_still_read(code):
+    m = best_match(f"{code}C12345")
+    assert m is not None and m.country == "VN" and m.text == f"{code}C12345"

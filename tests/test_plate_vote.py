@@ -30,6 +30,8 @@ def test_cn_shape_recognises_damaged_cn_plates_but_not_foreign_or_vn_lines():
     assert _cn_shape(_line("川AY116F")) == 7
     assert _cn_shape(_line("MR35779", 0.7)) == 7  # 川 misread as M
     assert _cn_shape(_line("BA302OZ", 0.99)) is None  # confident Latin letter: Slovak plate
+    # ... unless the caller weighs the province evidence there (皖AN5674 read as MAN5674 on a worse camera)
+    assert _cn_shape(_line("MAN5674", 0.99), latin_first=True) == 7
     assert _cn_shape(_line("R35779")) == 6  # province glyph dropped
     assert _cn_shape(_line("底K5358")) == 7  # glyph misread and authority letter dropped
     assert _cn_shape(_line("A2825")) == 5  # province and letter outside the detected box

@@ -101,6 +101,11 @@ def _lit(*words: str) -> list[tuple[frozenset[str], ...]]:
 
 
 _PROV2 = [(NONZERO, DIGITS)]
+# The two-digit locality codes issued on VN plates (Circular 79/2024/TT-BCA, appendix of codes: 11 Cao Bằng … 99 Bắc
+# Ninh; 80 central agencies). 10, 13, 42, 44-46, 87, 91 and 96 are issued nowhere, so a read starting with one is a
+# misread (on worse cameras: 30A61153 → 10A61153, 30F93591 → 13DF93591), never a plate.
+VN_UNISSUED_CODES = frozenset({"10", "13", "42", "44", "45", "46", "87", "91", "96"})
+_CODED = frozenset({"vn_truck", "vn_moto", "vn_trailer", "vn_special"})  # formats that start with the code
 
 
 def _fmt(name: str, country: str, *parts, tier: int = 0) -> Format:
@@ -252,6 +257,8 @@ def match(text: str, formats: tuple[str, ...] = FORMAT_NAMES, max_corrections: i
             if m is None or m[1] > (0 if dropped or sticker is not False else max_corrections):
                 continue
             fixed, subs = m
+            if fmt.name in _CODED and fixed[:2] in VN_UNISSUED_CODES:
+                continue
             if fmt.tier == 2 and (not any(c.isdigit() for c in fixed) or not any(c.isalpha() for c in fixed)):
                 continue
             g = GrammarMatch(fixed, fmt.name, fmt.country, subs, fmt.groups[k], fmt.strict, fmt.tier, dropped,

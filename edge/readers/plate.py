@@ -41,7 +41,7 @@ from edge.readers.plate_choice import (
     non_overlapping,
     plate_text_ok,
 )
-from edge.readers.plate_cn import CnPlateReader
+from edge.readers.plate_cn import LOOKALIKE_DOUBT, PROVINCE_EVIDENCE, CnPlateReader
 from edge.readers.plate_lines import GATE_MIN_H, GATE_SIDE, TextLine, find_lines, find_plate_boxes, prepare
 from edge.readers.plate_rec_answer import ANSWERABLE, answer, places
 from edge.readers.plate_rec_check import RecogniserCheck
@@ -70,6 +70,8 @@ class PlateReader:
         rec_check: RecogniserCheck | bool = True,
         plate_text: bool = True,
         rec_answer: bool = True,
+        province_evidence: float = PROVINCE_EVIDENCE,
+        lookalike_doubt: float | None = LOOKALIKE_DOUBT,
     ):
         self.engine = engine or OcrEngine()
         # PP-OCRv4 re-reads CN-looking lines (sessions are shared process-wide)
@@ -98,7 +100,9 @@ class PlateReader:
         self.rec_answer = rec_answer
         # foreign/generic reads must look like plate text (plate_choice.plate_text_ok): overlays and signs are not plates
         self.plate_text = plate_text
-        self.cn = CnPlateReader(self.engine, self.cn_engine, self.check_engine, self.glyph_model, self.serial_model)
+        # a CN-looking line where a recogniser gave a province glyph this much is never read as a foreign plate
+        self.cn = CnPlateReader(self.engine, self.cn_engine, self.check_engine, self.glyph_model, self.serial_model,
+                                province_evidence, lookalike_doubt)
 
     # -- public ------------------------------------------------------------------------------------
     def read(self, image: np.ndarray, zone: Box | None = None) -> PlateRead:

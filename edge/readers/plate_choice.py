@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 FLOORS_FILE = Path(models.__file__).with_name("plates") / "reader_calibration.json"
 GENERIC_MIN_CHAR_CONF = 0.8
 MAJORITY_BELOW = 0.9  # foreign reads whose weakest character is below this are put to a 2-of-3 vote
-CROSS_CHECK_BELOW = 0.55  # a read whose weakest character is below this needs a second recogniser's agreement
+CROSS_CHECK_BELOW = 0.8  # a read whose weakest character is below this needs a second recogniser's agreement (docs/accuracy.md)
 
 
 def acceptable(c: Candidate, min_confidence: float, min_char_confidence: float) -> bool:

@@ -45,22 +45,41 @@ from edge.readers.slant import deskew
 LLL_DDD = re.compile(r"[A-Z]{3}\d{3}")  # old three-letter, three-digit plates (AR, UY, …)
 SERIAL_SURE = 0.9  # serial classifier: lowest probability for it to settle a contested slot
 MIN_SLANT = 0.1  # |shear| of a CN line crop (x shift per row) from which it is also read deskewed
+LOOKALIKE_DOUBT: float | None = 0.2  # see plate_cn_slots.LOOKALIKES (None: only a 0 doubted as Q); docs/accuracy.md
+BLUE_PLATE = 0.3  # share of plate-blue pixels from which a line is a blue plate (blue_share)
+PROVINCE_EVIDENCE = 0.05  # see CnPlateReader.rereads; chosen on training crops in scenes (docs/accuracy.md)
 TOP_REDETECT_SIDE = 160  # the band above a CN serial is enlarged to this short side to find its top line
 
 # one recogniser's reading of one crop of a line: (recogniser, result, the crop's quad, glyph strip only)
 Reading = tuple[OcrEngine, RecResult, np.ndarray, bool]
 
 
+def blue_share(work: np.ndarray, quad: np.ndarray) -> float:
+    """The share of a line's pixels that are plate blue (hue 190-260°, saturated, not dark): a CN ordinary
+    plate's background; an EU plate's band is a fifth of its width at most."""
+    crop = crop_quad(work, quad, pad=0.0)
+    if crop.size == 0 or crop.ndim != 3:
+        return 0.0
+    hsv = cv2.cvtColor(crop, cv2.COLOR_BGR2HSV)
+    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    return float(((h >= 95) & (h <= 130) & (s >= 70) & (v >= 40)).mean())
+
+
 class CnPlateReader:
     """Votes the three recognisers (and the two classifiers) on the CN-looking lines of one image."""
 
     def __init__(self, engine: OcrEngine, cn_engine: OcrEngine, check_engine: OcrEngine,
-                 glyph_model: ProvinceClassifier | None, serial_model: SerialClassifier | None):
+                 glyph_model: ProvinceClassifier | None, serial_model: SerialClassifier | None,
+                 province_evidence: float = PROVINCE_EVIDENCE, lookalike_doubt: float | None = LOOKALIKE_DOUBT):
         self.engine = engine  # the main recogniser (its reading of each line's box is already there)
         self.cn_engine = cn_engine
         self.check_engine = check_engine
         self.glyph_model = glyph_model
         self.serial_model = serial_model
+        # a recogniser's province probability from which a CN-looking line is never a foreign plate (> 1: off)
+        self.province_evidence = province_evidence
+        # a serial character a recogniser reads as its look-alike this much is contested (plate_cn_slots.LOOKALIKES)
+        self.lookalike_doubt = lookalike_doubt
 
     def rereads(self, work: np.ndarray, lines: list[TextLine]) -> list[TextLine]:
         """Voted readings of the lines that look like a CN plate, one-line and two-line.
@@ -70,7 +89,7 @@ class CnPlateReader:
         looked like a damaged CN plate must not come out as a foreign or generic plate (R35779 for
         川R35779). Sets `cn_only` on the lines it voted on.
         """
-        todo = self._crops_to_reread(work, lines)
+        todo = self._crops_to_reread(work, lines, latin_first=self.province_evidence <= 1.0)
         if not todo:  # a two-line plate with an all-digit serial has no CN-shaped line of its own
             return self.two_line(work, lines)
         crops = [t[2] for t in todo]
@@ -89,20 +108,29 @@ class CnPlateReader:
             # 6-character line of three letters and three digits (the old ABC 123 of Argentina and many others:
             # 72 of 79 real Argentine crops were no-reads when every 6-character line was held as CN, while no CN
             # read changed on 600 real CN crops or the dev set). A CN tail of another shape (AB1234) stays CN.
+            # Either way, a blue plate where a recogniser saw a province glyph (≥ province_evidence) before its
+            # first Latin character is a CN plate whose glyph was lost, not a foreign one: on worse cameras the
+            # glyph turns into a confident Latin letter (皖AN5674 → MAN5674, a Brazilian plate) or vanishes
+            # (皖AEC782 → AEC782, an Argentine one). Blue, because an EU plate's blue band draws the same
+            # evidence (0.05-0.76 on Slovak plates, 0.07-0.998 on CN ones) while a CN plate is blue behind its
+            # characters (38-83 % of the line's pixels on CN plates in scenes, ≤ 20 % on EU plates).
             ln.cn_only = voted is not None or not ln.text[0].isascii() or (
-                len(ln.text) < 7 and not LLL_DDD.fullmatch(ln.text))
+                len(ln.text) < 7 and not LLL_DDD.fullmatch(ln.text)) or (
+                ln.province_p >= self.province_evidence and blue_share(work, ln.quad) >= BLUE_PLATE)
             if voted is not None:
                 out.append(voted)
         out += self.two_line(work, lines)
         return out
 
     @staticmethod
-    def _crops_to_reread(work: np.ndarray,
-                         lines: list[TextLine]) -> list[tuple[TextLine, np.ndarray, np.ndarray, bool]]:
-        """(line, quad, crop, glyph strip only) for every crop of a CN-looking line the recognisers read."""
+    def _crops_to_reread(work: np.ndarray, lines: list[TextLine],
+                         latin_first: bool = False) -> list[tuple[TextLine, np.ndarray, np.ndarray, bool]]:
+        """(line, quad, crop, glyph strip only) for every crop of a CN-looking line the recognisers read
+        (`latin_first`: also 7-character blue lines with a confident Latin first letter, see `cn_shape`; an EU
+        plate's band gives the vote a province glyph on a white one, BA302OZ)."""
         todo: list[tuple[TextLine, np.ndarray, np.ndarray, bool]] = []
         for ln in lines:
-            kind = cn_shape(ln)
+            kind = cn_shape(ln, latin_first and blue_share(work, ln.quad) >= BLUE_PLATE)
             if kind is None:
                 continue
             crop = crop_quad(work, ln.quad, pad=0.1)
@@ -186,6 +214,8 @@ class CnPlateReader:
             st = min(top_reads, key=lambda r: r.path.penalty)
             vec = self._glyph_vector(work, top.quad, st, 1, TOP_ASPECT, -TOP_PITCH)
             choice = with_glyph_vote(choice, seen, vec, prov)
+        # no look-alike doubt here: a two-line serial has no classifier to settle a contest (桂A607K2 rendered:
+        # its 0 doubted as D became a no-read), and the scenes that chose the doubt hold one-line plates only
         tail = vote_tail(slot_reads) if choice is not None else None
         if tail is None:
             return None
@@ -239,6 +269,7 @@ class CnPlateReader:
             window = r.probs if glyph else r.probs[: segs[0][2] + 1]
             vec = np.array([window[:, i].max() if i >= 0 else 0.0 for i in idx])
             prov[eng.rec_name] = np.maximum(prov.get(eng.rec_name, vec), vec)
+            ln.province_p = max(ln.province_p, float(vec.max()))
             if glyph:
                 continue
             sr = read_slots(r.probs, eng.rec_name)
@@ -256,7 +287,7 @@ class CnPlateReader:
         if choice is None:
             return None
         k, p = choice
-        vote = vote_slots([sr for sr, _ in slot_reads.values()])
+        vote = vote_slots([sr for sr, _ in slot_reads.values()], self.lookalike_doubt)
         if vote is None:
             return None
         q = min(slot_reads.values(), key=lambda v: v[0].path.penalty)[1]

@@ -28,6 +28,13 @@ SLOT_CONTEST = 0.6  # a slot is contested when the runner-up's summed probabilit
 # recogniser doubts this much in favour of Q is contested (on the dev set's CN plates no true 0 gets
 # a Q above 0.03, so the cost in no-reads is small; the serial classifier may then settle it).
 Q_DOUBT = 0.1
+# The same holds for other serial look-alikes on worse cameras: a letter's telling stroke is a pixel or two (D's
+# straight side, Z's bars, B's notch, G's spur, S's curl), and the three recognisers, trained on the same kind of
+# text, collapse it onto the digit together (皖A752D5 → 皖A75205, 皖AB262Z → 皖AB2622, at 0.99 on training crops
+# pasted into scenes). With `lookalike_doubt` set, a serial winner that any recogniser reads as its look-alike at
+# that probability is contested like a doubted 0 (the serial classifier may then settle it).
+# Only a digit is doubted: the other way round (a G doubted as 6) refused 50 right reads of 600 for 2 wrong ones.
+LOOKALIKES = {"0": "QD", "2": "Z", "8": "B", "6": "G", "5": "S"}
 MAX_PENALTY = 12.0  # nats: a reading that fits the template only this badly says nothing about it
 # Serial characters that never occur on CN plates, folded onto their digit before decoding.
 _FOLD = {"O": "0", "I": "1"}
@@ -102,13 +109,14 @@ class TailVote:
     contests: dict[int, tuple[str, ...]]
 
 
-def vote_slots(readings: Sequence[SlotReading]) -> TailVote | None:
+def vote_slots(readings: Sequence[SlotReading], lookalike_doubt: float | None = None) -> TailVote | None:
     """Letter + serial (slots 2–7) voted over one reading per recogniser, with a confidence per slot.
 
     Winner per slot = highest summed peak probability. Confidence: the noisy-OR of the
     recognisers whose own constrained choice is the winner (one recogniser alone: its peak);
     0 when the runner-up's sum is within SLOT_CONTEST of the winner's, or when the winner is a 0
-    that some recogniser doubts in favour of Q (Q_DOUBT) — those slots are listed in `contests`.
+    that some recogniser doubts in favour of Q (Q_DOUBT), or, with `lookalike_doubt`, a serial character
+    that some recogniser reads as its look-alike (LOOKALIKES) that much — those slots are listed in `contests`.
     """
     if not readings:
         return None
@@ -125,10 +133,13 @@ def vote_slots(readings: Sequence[SlotReading]) -> TailVote | None:
         if not agreeing:
             return None
         contested = len(ranked) > 1 and ranked[1][1] > SLOT_CONTEST * win_sum
-        doubted_q = win == "0" and any(r.peaks[i].get("Q", 0.0) >= Q_DOUBT for r in readings)
-        if contested or doubted_q:
-            contests[i - 1] = tuple(dict.fromkeys([win] + [ranked[1][0]] * contested + ["Q"] * doubted_q))
-        c = 0.0 if contested or doubted_q else 1.0 - float(np.prod([1.0 - a for a in agreeing]))
+        doubts = ["Q"] if win == "0" and any(r.peaks[i].get("Q", 0.0) >= Q_DOUBT for r in readings) else []
+        if lookalike_doubt is not None and i >= 2:
+            doubts += [c for c in LOOKALIKES.get(win, "")
+                       if c not in doubts and any(r.peaks[i].get(c, 0.0) >= lookalike_doubt for r in readings)]
+        if contested or doubts:
+            contests[i - 1] = tuple(dict.fromkeys([win] + [ranked[1][0]] * contested + doubts))
+        c = 0.0 if contested or doubts else 1.0 - float(np.prod([1.0 - a for a in agreeing]))
         text.append(win)
         conf.append(c)
     tail = "".join(text)
@@ -137,9 +148,9 @@ def vote_slots(readings: Sequence[SlotReading]) -> TailVote | None:
     return TailVote(tail, conf, contests)
 
 
-def vote_tail(readings: Sequence[SlotReading]) -> tuple[str, list[float]] | None:
+def vote_tail(readings: Sequence[SlotReading], lookalike_doubt: float | None = None) -> tuple[str, list[float]] | None:
     """`vote_slots` as (text, confidence per slot)."""
-    v = vote_slots(readings)
+    v = vote_slots(readings, lookalike_doubt)
     return None if v is None else (v.text, v.conf)
 
 

@@ -28,17 +28,18 @@ def serial_fix(serial: str) -> str:
     return serial.replace("I", "1").replace("O", "0")
 
 
-def cn_shape(ln: TextLine) -> int | None:
+def cn_shape(ln: TextLine, latin_first: bool = False) -> int | None:
     """7, 6 or 5 when the line looks like a CN plate (whole, province glyph dropped, province
     and authority letter dropped), else None. A confidently read Latin first letter on a
-    7-character line is a foreign plate (Slovak BA302OZ), not a CN one; a 5-character serial
+    7-character line is a foreign plate (Slovak BA302OZ), not a CN one, unless `latin_first` (the
+    caller then decides by the province evidence the recognisers show there); a 5-character serial
     needs a letter and three digits (VN bottom lines are all digits)."""
     t = ascii_fold(ln.text)
     if len(t) >= 6:  # I and O never occur in a CN serial: they are 1 and 0 there
         t = t[: len(t) - 5] + serial_fix(t[len(t) - 5 :])
     if len(t) == 7 and _CN_TAIL.match(t[1:]):
         first_sure = t[0].isascii() and bool(ln.char_conf[:1]) and ln.char_conf[0] >= 0.9
-        return None if first_sure else 7
+        return None if first_sure and not latin_first else 7
     if len(t) == 6 and _CN_TAIL.match(t):
         return 6
     if len(t) == 6 and not t[0].isascii() and _CN_SERIAL.match(t[1:]):

@@ -35,6 +35,7 @@ class TextLine:
     fixed: bool = False  # text already carries a re-decoded province glyph
     voted: bool = False  # CN reading voted by several recognisers (see plate_cn.CnPlateReader)
     cn_only: bool = False  # looked like a CN plate: only the voted CN reading may come from it
+    province_p: float = 0.0  # the most any recogniser gave a province glyph before its first character (CN vote)
 
     @property
     def x0(self) -> float:

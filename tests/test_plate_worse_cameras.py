@@ -1,0 +1,80 @@
+"""Worse cameras than ours (issue 17): what a plate small in a compressed scene must not turn into.
+
+The scenes are the validation set of `smartgate_tools.experiments.plate_scenes`: real CN plate crops of
+../shared/train (read in place, never copied) pasted at 59-76 px into real cargo photos, blurred and JPEG-compressed
+at quality 45. Each case below read as a foreign plate before session 10 (its province glyph became a Latin letter or
+vanished); the recognisers saw a province glyph there and the plate is blue, so it is a CN plate whose glyph was lost.
+"""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.readers.plate_cn import BLUE_PLATE, blue_share
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+# crop, the background photo its scene drew, the plate's width in px (as plate_scenes drew them for "scene-poor" with
+# its 160 backgrounds), what the reader said before the rule
+CASES = [
+    ("jkccpd_00091.jpg", "coke_coal/coke_coal_coalrock_0011.jpg", 73, "AKW705"),
+    ("jkccpd_00043.jpg", "closed/closed_tarpcam_0004.jpg", 64, "AYE275"),
+    ("jkccpd_00356.jpg", "electronics/electronics_trashnet_0084.jpg", 66, "EAR8434"),
+]
+
+
+def _scene(crop: str, background: str) -> tuple[np.random.Generator, object, list[np.ndarray]]:
+    from smartgate_tools.experiments.plate_scenes import CONDITIONS
+
+    paths = SHARED / "train" / "plate_cn" / crop, SHARED / "cargo" / "train" / background
+    if not all(p.is_file() for p in paths):
+        pytest.skip("../shared training photos not present")
+    c = CONDITIONS["scene-poor"]
+    rng = np.random.default_rng(zlib.crc32(f"{crop}#scene-poor".encode()))
+    rng.integers(160), rng.integers(c.min_w, c.max_w + 1)  # the draws that picked the background and the width
+    return rng, c, [cv2.imread(str(p)) for p in paths]
+
+
+@pytest.fixture(scope="module")
+def readers():
+    from edge.readers.ocr.engine import OcrEngine
+    from edge.readers.plate import PlateReader
+
+    return PlateReader(OcrEngine(threads=2)), PlateReader(OcrEngine(threads=2), province_evidence=2.0)
+
+
+@pytest.mark.parametrize("crop, background, width, before", CASES)
+def test_a_cn_plate_whose_glyph_a_worse_camera_lost_is_not_read_as_a_foreign_plate(readers, crop, background,
+                                                                                      width, before):
+    from smartgate_tools.experiments.plate_scenes import in_scene
+
+    rng, c, (plate, back) = _scene(crop, background)
+    scene = in_scene(plate, back, width, c.quality, c.blur, rng)
+    shipped, without_rule = readers
+    assert [r.text for r in without_rule.read_all(scene) if r.text] == [before]  # the failure, reproduced
+    reads = [r for r in shipped.read_all(scene) if r.text]
+    assert all(r.country == "CN" for r in reads), reads  # a CN read or a no-read, never a foreign plate
+
+
+def _plate(bg: tuple[int, int, int], ink: tuple[int, int, int], band: bool) -> tuple[np.ndarray, np.ndarray]:
+    img = np.full((60, 240, 3), bg, np.uint8)
+    if band:  # an EU plate's band: blue, a tenth of the plate
+        img[:, :24] = (160, 60, 0)
+    for i in range(7):  # seven character-sized strokes
+        x = 32 + i * 29
+        cv2.rectangle(img, (x, 12), (x + 18, 48), ink, 4)
+    quad = np.array([[0, 0], [239, 0], [239, 59], [0, 59]], np.float32)
+    return img, quad
+
+
+def test_blue_share_tells_a_blue_plate_from_an_eu_band():
+    cn, quad = _plate((200, 70, 0), (255, 255, 255), band=False)  # CN ordinary plate: blue behind white characters
+    eu, _ = _plate((250, 250, 250), (20, 20, 20), band=True)  # white plate with its blue band
+    assert blue_share(cn, quad) >= BLUE_PLATE > blue_share(eu, quad)
+    yellow, _ = _plate((20, 200, 245), (20, 20, 20), band=False)
+    assert blue_share(yellow, quad) < BLUE_PLATE  # yellow CN/VN truck plates are not held by this rule
