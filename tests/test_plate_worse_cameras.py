@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.readers.plate_cn import BLUE_PLATE, blue_share
+from edge.readers.plate_cn import BLUE_PLATE, blue_share, colour_share
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -77,4 +77,5 @@ def test_blue_share_tells_a_blue_plate_from_an_eu_band():
     eu, _ = _plate((250, 250, 250), (20, 20, 20), band=True)  # white plate with its blue band
     assert blue_share(cn, quad) >= BLUE_PLATE > blue_share(eu, quad)
     yellow, _ = _plate((20, 200, 245), (20, 20, 20), band=False)
-    assert blue_share(yellow, quad) < BLUE_PLATE  # yellow CN/VN truck plates are not held by this rule
+    assert blue_share(yellow, quad) < BLUE_PLATE <= colour_share(yellow, quad, ("blue", "yellow"))  # truck plates
+    assert colour_share(eu, quad, ("blue", "yellow")) < BLUE_PLATE

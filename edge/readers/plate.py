@@ -41,7 +41,7 @@ from edge.readers.plate_choice import (
     non_overlapping,
     plate_text_ok,
 )
-from edge.readers.plate_cn import LOOKALIKE_DOUBT, PROVINCE_EVIDENCE, CnPlateReader
+from edge.readers.plate_cn import EVIDENCE_COLOURS, LOOKALIKE_DOUBT, PROVINCE_EVIDENCE, CnPlateReader
 from edge.readers.plate_lines import GATE_MIN_H, GATE_SIDE, TextLine, find_lines, find_plate_boxes, prepare
 from edge.readers.plate_rec_answer import ANSWERABLE, answer, places
 from edge.readers.plate_rec_check import RecogniserCheck
@@ -72,6 +72,7 @@ class PlateReader:
         rec_answer: bool = True,
         province_evidence: float = PROVINCE_EVIDENCE,
         lookalike_doubt: float | None = LOOKALIKE_DOUBT,
+        evidence_colours: tuple[str, ...] = EVIDENCE_COLOURS,
     ):
         self.engine = engine or OcrEngine()
         # PP-OCRv4 re-reads CN-looking lines (sessions are shared process-wide)
@@ -102,7 +103,7 @@ class PlateReader:
         self.plate_text = plate_text
         # a CN-looking line where a recogniser gave a province glyph this much is never read as a foreign plate
         self.cn = CnPlateReader(self.engine, self.cn_engine, self.check_engine, self.glyph_model, self.serial_model,
-                                province_evidence, lookalike_doubt)
+                                province_evidence, lookalike_doubt, evidence_colours)
 
     # -- public ------------------------------------------------------------------------------------
     def read(self, image: np.ndarray, zone: Box | None = None) -> PlateRead:

@@ -14,6 +14,7 @@ under the split template. Each vote yields one extra `TextLine` marked `voted`; 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -46,7 +47,10 @@ LLL_DDD = re.compile(r"[A-Z]{3}\d{3}")  # old three-letter, three-digit plates (
 SERIAL_SURE = 0.9  # serial classifier: lowest probability for it to settle a contested slot
 MIN_SLANT = 0.1  # |shear| of a CN line crop (x shift per row) from which it is also read deskewed
 LOOKALIKE_DOUBT: float | None = 0.2  # see plate_cn_slots.LOOKALIKES (None: only a 0 doubted as Q); docs/accuracy.md
-BLUE_PLATE = 0.3  # share of plate-blue pixels from which a line is a blue plate (blue_share)
+BLUE_PLATE = 0.3  # share of plate-coloured pixels from which a line is on a plate of that colour (colour_share)
+# yellow too (large vehicles' plates, the trucks at a gate): 沪BK0490 read as the Brazilian PBK0490 on yellow crops
+# in scenes; a yellow foreign plate with a CN tail and a band (UK rear plates) is not expected at a VN-CN gate
+EVIDENCE_COLOURS = ("blue", "yellow")
 PROVINCE_EVIDENCE = 0.05  # see CnPlateReader.rereads; chosen on training crops in scenes (docs/accuracy.md)
 TOP_REDETECT_SIDE = 160  # the band above a CN serial is enlarged to this short side to find its top line
 
@@ -54,15 +58,28 @@ TOP_REDETECT_SIDE = 160  # the band above a CN serial is enlarged to this short 
 Reading = tuple[OcrEngine, RecResult, np.ndarray, bool]
 
 
-def blue_share(work: np.ndarray, quad: np.ndarray) -> float:
-    """The share of a line's pixels that are plate blue (hue 190-260°, saturated, not dark): a CN ordinary
-    plate's background; an EU plate's band is a fifth of its width at most."""
+# OpenCV hue ranges (0-180) of CN plate backgrounds: ordinary blue plates, large vehicles' yellow ones
+PLATE_HUES = {"blue": (95, 130, 70, 40), "yellow": (15, 35, 80, 80)}  # hue from, to, least saturation and value
+
+
+def colour_share(work: np.ndarray, quad: np.ndarray, colours: tuple[str, ...] = ("blue",)) -> float:
+    """The share of a line's pixels in any of the plate `colours` (PLATE_HUES): a CN plate is that colour behind
+    its characters; an EU plate's blue band is a fifth of its width at most."""
     crop = crop_quad(work, quad, pad=0.0)
-    if crop.size == 0 or crop.ndim != 3:
+    if crop.size == 0 or crop.ndim != 3 or not colours:
         return 0.0
     hsv = cv2.cvtColor(crop, cv2.COLOR_BGR2HSV)
     h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
-    return float(((h >= 95) & (h <= 130) & (s >= 70) & (v >= 40)).mean())
+    hit = np.zeros(h.shape, bool)
+    for name in colours:
+        lo, hi, min_s, min_v = PLATE_HUES[name]
+        hit |= (h >= lo) & (h <= hi) & (s >= min_s) & (v >= min_v)
+    return float(hit.mean())
+
+
+def blue_share(work: np.ndarray, quad: np.ndarray) -> float:
+    """The share of a line's pixels that are plate blue (hue 190-260°, saturated, not dark)."""
+    return colour_share(work, quad, ("blue",))
 
 
 class CnPlateReader:
@@ -70,7 +87,8 @@ class CnPlateReader:
 
     def __init__(self, engine: OcrEngine, cn_engine: OcrEngine, check_engine: OcrEngine,
                  glyph_model: ProvinceClassifier | None, serial_model: SerialClassifier | None,
-                 province_evidence: float = PROVINCE_EVIDENCE, lookalike_doubt: float | None = LOOKALIKE_DOUBT):
+                 province_evidence: float = PROVINCE_EVIDENCE, lookalike_doubt: float | None = LOOKALIKE_DOUBT,
+                 evidence_colours: tuple[str, ...] = EVIDENCE_COLOURS):
         self.engine = engine  # the main recogniser (its reading of each line's box is already there)
         self.cn_engine = cn_engine
         self.check_engine = check_engine
@@ -78,6 +96,7 @@ class CnPlateReader:
         self.serial_model = serial_model
         # a recogniser's province probability from which a CN-looking line is never a foreign plate (> 1: off)
         self.province_evidence = province_evidence
+        self.evidence_colours = tuple(evidence_colours)  # plate colours (PLATE_HUES) the province evidence holds on
         # a serial character a recogniser reads as its look-alike this much is contested (plate_cn_slots.LOOKALIKES)
         self.lookalike_doubt = lookalike_doubt
 
@@ -89,7 +108,7 @@ class CnPlateReader:
         looked like a damaged CN plate must not come out as a foreign or generic plate (R35779 for
         川R35779). Sets `cn_only` on the lines it voted on.
         """
-        todo = self._crops_to_reread(work, lines, latin_first=self.province_evidence <= 1.0)
+        todo = self._crops_to_reread(work, lines, self._plate_coloured if self.province_evidence <= 1.0 else None)
         if not todo:  # a two-line plate with an all-digit serial has no CN-shaped line of its own
             return self.two_line(work, lines)
         crops = [t[2] for t in todo]
@@ -116,21 +135,25 @@ class CnPlateReader:
             # characters (38-83 % of the line's pixels on CN plates in scenes, ≤ 20 % on EU plates).
             ln.cn_only = voted is not None or not ln.text[0].isascii() or (
                 len(ln.text) < 7 and not LLL_DDD.fullmatch(ln.text)) or (
-                ln.province_p >= self.province_evidence and blue_share(work, ln.quad) >= BLUE_PLATE)
+                ln.province_p >= self.province_evidence and self._plate_coloured(work, ln))
             if voted is not None:
                 out.append(voted)
         out += self.two_line(work, lines)
         return out
 
+    def _plate_coloured(self, work: np.ndarray, ln: TextLine) -> bool:
+        """The line is on a plate of one of `evidence_colours` (≥ BLUE_PLATE of its pixels)."""
+        return colour_share(work, ln.quad, self.evidence_colours) >= BLUE_PLATE
+
     @staticmethod
-    def _crops_to_reread(work: np.ndarray, lines: list[TextLine],
-                         latin_first: bool = False) -> list[tuple[TextLine, np.ndarray, np.ndarray, bool]]:
+    def _crops_to_reread(work: np.ndarray, lines: list[TextLine], latin_first: Callable[[np.ndarray, TextLine], bool]
+                         | None = None) -> list[tuple[TextLine, np.ndarray, np.ndarray, bool]]:
         """(line, quad, crop, glyph strip only) for every crop of a CN-looking line the recognisers read
-        (`latin_first`: also 7-character blue lines with a confident Latin first letter, see `cn_shape`; an EU
-        plate's band gives the vote a province glyph on a white one, BA302OZ)."""
+        (`latin_first(work, line)`: also such a 7-character line with a confident Latin first letter, see `cn_shape`;
+        asked of the plate's colour, since an EU plate's band gives the vote a province glyph on a white one, BA302OZ)."""
         todo: list[tuple[TextLine, np.ndarray, np.ndarray, bool]] = []
         for ln in lines:
-            kind = cn_shape(ln, latin_first and blue_share(work, ln.quad) >= BLUE_PLATE)
+            kind = cn_shape(ln, latin_first is not None and latin_first(work, ln))
             if kind is None:
                 continue
             crop = crop_quad(work, ln.quad, pad=0.1)
