@@ -79,3 +79,20 @@ def test_blue_share_tells_a_blue_plate_from_an_eu_band():
     yellow, _ = _plate((20, 200, 245), (20, 20, 20), band=False)
     assert blue_share(yellow, quad) < BLUE_PLATE <= colour_share(yellow, quad, ("blue", "yellow"))  # truck plates
     assert colour_share(eu, quad, ("blue", "yellow")) < BLUE_PLATE
+
+
+def test_a_scene_puts_the_plate_at_its_width_in_the_lower_half_and_is_reproducible():
+    from smartgate_tools.experiments.plate_scenes import SCENE_WIDTH, in_scene
+
+    plate = np.zeros((40, 160, 3), np.uint8)
+    plate[:, :, 2] = 255  # pure red: easy to find again after compression
+    back = np.full((300, 400, 3), 128, np.uint8)
+    scenes = [in_scene(plate, back, 80, 90, 0.0, np.random.default_rng(7)) for _ in range(2)]
+    assert np.array_equal(scenes[0], scenes[1])  # the same seed, the same scene
+    scene = scenes[0]
+    assert scene.shape[1] == SCENE_WIDTH and scene.shape[0] == round(300 * SCENE_WIDTH / 400)
+    ys, xs = np.nonzero((scene[:, :, 2] > 200) & (scene[:, :, 1] < 80))
+    assert abs((xs.max() - xs.min() + 1) - 80) <= 2 and abs((ys.max() - ys.min() + 1) - 20) <= 2
+    assert ys.min() >= scene.shape[0] // 2  # where a plate is in a gate camera's frame
+    other = in_scene(plate, back, 80, 90, 0.0, np.random.default_rng(8))
+    assert not np.array_equal(scene, other)
