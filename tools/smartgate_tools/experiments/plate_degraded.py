@@ -22,7 +22,8 @@ from collections import Counter
 from pathlib import Path
 
 
-def _image(key: str, condition: str, backs: list[Path]):
+def image_for(key: str, condition: str, backs: list[Path]):
+    """The image `key` (a photo's path) under `condition`: a degraded photo, or the crop pasted into a scene."""
     from smartgate_tools.evaluate import imread
     from smartgate_tools.experiments.degrade import degrade
     from smartgate_tools.experiments.plate_scenes import CONDITIONS, load_scene, scene_key
@@ -45,7 +46,7 @@ def read_condition(reader, images: list[tuple[str, str, list[str]]], condition: 
 
     rows = []
     for name, key, labels in tqdm(images, desc=condition, unit="image", mininterval=10):
-        img = _image(key, condition, backs)
+        img = image_for(key, condition, backs)
         if img is None:
             continue
         got = reader.read_all(img)

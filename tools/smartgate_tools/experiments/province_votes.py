@@ -24,7 +24,7 @@ def collect(data: Path, conditions: list[str], cargo: Path, cache_dir: Path | No
     from edge.domain.plate_grammar import CN_PROVINCES, label_key
     from edge.readers.ocr.engine import OcrEngine
     from edge.readers.plate import PlateReader
-    from smartgate_tools.experiments.plate_degraded import _image
+    from smartgate_tools.experiments.plate_degraded import image_for
     from smartgate_tools.experiments.plate_scenes import backgrounds
     from smartgate_tools.experiments.plate_sets import plate_images
 
@@ -47,7 +47,7 @@ def collect(data: Path, conditions: list[str], cargo: Path, cache_dir: Path | No
         rows = []
         for condition in conditions:
             for _, key, labels in tqdm(images, desc=condition, unit="image", mininterval=10):
-                img = _image(key, condition, backs)
+                img = image_for(key, condition, backs)
                 if img is None:
                     continue
                 seen_votes.clear()
