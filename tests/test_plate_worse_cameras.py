@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 import pytest
 
-from edge.readers.plate_cn import BLUE_PLATE, blue_share, colour_share
+if TYPE_CHECKING:
+    from smartgate_tools.experiments.plate_scenes import Condition
+
+from edge.readers.plate_cn import PLATE_COLOUR_MIN, colour_share
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -28,7 +32,7 @@ CASES = [
 ]
 
 
-def _scene(crop: str, background: str) -> tuple[np.random.Generator, object, list[np.ndarray]]:
+def _scene(crop: str, background: str) -> tuple[np.random.Generator, Condition, list[np.ndarray]]:
     from smartgate_tools.experiments.plate_scenes import CONDITIONS
 
     paths = SHARED / "train" / "plate_cn" / crop, SHARED / "cargo" / "train" / background
@@ -72,13 +76,14 @@ def _plate(bg: tuple[int, int, int], ink: tuple[int, int, int], band: bool) -> t
     return img, quad
 
 
-def test_blue_share_tells_a_blue_plate_from_an_eu_band():
+def test_colour_share_tells_a_blue_or_yellow_plate_from_an_eu_band():
     cn, quad = _plate((200, 70, 0), (255, 255, 255), band=False)  # CN ordinary plate: blue behind white characters
     eu, _ = _plate((250, 250, 250), (20, 20, 20), band=True)  # white plate with its blue band
-    assert blue_share(cn, quad) >= BLUE_PLATE > blue_share(eu, quad)
+    blue = ("blue",)
+    assert colour_share(cn, quad, blue) >= PLATE_COLOUR_MIN > colour_share(eu, quad, blue)
     yellow, _ = _plate((20, 200, 245), (20, 20, 20), band=False)
-    assert blue_share(yellow, quad) < BLUE_PLATE <= colour_share(yellow, quad, ("blue", "yellow"))  # truck plates
-    assert colour_share(eu, quad, ("blue", "yellow")) < BLUE_PLATE
+    assert colour_share(yellow, quad, blue) < PLATE_COLOUR_MIN <= colour_share(yellow, quad, ("blue", "yellow"))
+    assert colour_share(eu, quad, ("blue", "yellow")) < PLATE_COLOUR_MIN  # truck plates count, an EU band does not
 
 
 def test_a_scene_puts_the_plate_at_its_width_in_the_lower_half_and_is_reproducible():

@@ -47,7 +47,7 @@ LLL_DDD = re.compile(r"[A-Z]{3}\d{3}")  # old three-letter, three-digit plates (
 SERIAL_SURE = 0.9  # serial classifier: lowest probability for it to settle a contested slot
 MIN_SLANT = 0.1  # |shear| of a CN line crop (x shift per row) from which it is also read deskewed
 LOOKALIKE_DOUBT: float | None = 0.2  # see plate_cn_slots.LOOKALIKES (None: only a 0 doubted as Q); docs/accuracy.md
-BLUE_PLATE = 0.3  # share of plate-coloured pixels from which a line is on a plate of that colour (colour_share)
+PLATE_COLOUR_MIN = 0.3  # share of plate-coloured pixels from which a line is on a plate of that colour (colour_share)
 # yellow too (large vehicles' plates, the trucks at a gate): 沪BK0490 read as the Brazilian PBK0490 on yellow crops
 # in scenes; a yellow foreign plate with a CN tail and a band (UK rear plates) is not expected at a VN-CN gate
 EVIDENCE_COLOURS = ("blue", "yellow")
@@ -75,11 +75,6 @@ def colour_share(work: np.ndarray, quad: np.ndarray, colours: tuple[str, ...] = 
         lo, hi, min_s, min_v = PLATE_HUES[name]
         hit |= (h >= lo) & (h <= hi) & (s >= min_s) & (v >= min_v)
     return float(hit.mean())
-
-
-def blue_share(work: np.ndarray, quad: np.ndarray) -> float:
-    """The share of a line's pixels that are plate blue (hue 190-260°, saturated, not dark)."""
-    return colour_share(work, quad, ("blue",))
 
 
 class CnPlateReader:
@@ -127,12 +122,12 @@ class CnPlateReader:
             # 6-character line of three letters and three digits (the old ABC 123 of Argentina and many others:
             # 72 of 79 real Argentine crops were no-reads when every 6-character line was held as CN, while no CN
             # read changed on 600 real CN crops or the dev set). A CN tail of another shape (AB1234) stays CN.
-            # Either way, a blue plate where a recogniser saw a province glyph (≥ province_evidence) before its
-            # first Latin character is a CN plate whose glyph was lost, not a foreign one: on worse cameras the
-            # glyph turns into a confident Latin letter (皖AN5674 → MAN5674, a Brazilian plate) or vanishes
-            # (皖AEC782 → AEC782, an Argentine one). Blue, because an EU plate's blue band draws the same
-            # evidence (0.05-0.76 on Slovak plates, 0.07-0.998 on CN ones) while a CN plate is blue behind its
-            # characters (38-83 % of the line's pixels on CN plates in scenes, ≤ 20 % on EU plates).
+            # Either way, a blue or yellow plate where a recogniser saw a province glyph (≥ province_evidence)
+            # before its first Latin character is a CN plate whose glyph was lost, not a foreign one: on worse
+            # cameras the glyph turns into a confident Latin letter (皖AN5674 → MAN5674, a Brazilian plate) or
+            # vanishes (皖AEC782 → AEC782, an Argentine one). The colour, because an EU plate's blue band draws the
+            # same evidence (0.05-0.76 on Slovak plates, 0.07-0.998 on CN ones) while a CN plate is its colour behind
+            # its characters (38-83 % of the line's pixels blue on CN plates in scenes, ≤ 20 % on EU plates).
             ln.cn_only = voted is not None or not ln.text[0].isascii() or (
                 len(ln.text) < 7 and not LLL_DDD.fullmatch(ln.text)) or (
                 ln.province_p >= self.province_evidence and self._plate_coloured(work, ln))
@@ -142,18 +137,21 @@ class CnPlateReader:
         return out
 
     def _plate_coloured(self, work: np.ndarray, ln: TextLine) -> bool:
-        """The line is on a plate of one of `evidence_colours` (≥ BLUE_PLATE of its pixels)."""
-        return colour_share(work, ln.quad, self.evidence_colours) >= BLUE_PLATE
+        """The line is on a plate of one of `evidence_colours` (≥ PLATE_COLOUR_MIN of its pixels)."""
+        return colour_share(work, ln.quad, self.evidence_colours) >= PLATE_COLOUR_MIN
 
     @staticmethod
     def _crops_to_reread(work: np.ndarray, lines: list[TextLine], latin_first: Callable[[np.ndarray, TextLine], bool]
                          | None = None) -> list[tuple[TextLine, np.ndarray, np.ndarray, bool]]:
         """(line, quad, crop, glyph strip only) for every crop of a CN-looking line the recognisers read
-        (`latin_first(work, line)`: also such a 7-character line with a confident Latin first letter, see `cn_shape`;
-        asked of the plate's colour, since an EU plate's band gives the vote a province glyph on a white one, BA302OZ)."""
+        (`latin_first(work, line)`: also a 7-character line with a confident Latin first letter that it accepts, see
+        `cn_shape`; asked of the plate's colour, since an EU plate's band gives the vote a province glyph on a white
+        one, BA302OZ). The colour is looked at only for such lines, not for every line of every read."""
         todo: list[tuple[TextLine, np.ndarray, np.ndarray, bool]] = []
         for ln in lines:
-            kind = cn_shape(ln, latin_first is not None and latin_first(work, ln))
+            kind = cn_shape(ln)
+            if kind is None and latin_first is not None and cn_shape(ln, latin_first=True) and latin_first(work, ln):
+                kind = 7
             if kind is None:
                 continue
             crop = crop_quad(work, ln.quad, pad=0.1)

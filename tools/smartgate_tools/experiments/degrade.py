@@ -13,7 +13,8 @@ def fit(img: np.ndarray, side: int) -> np.ndarray:
     return cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1 else img
 
 
-def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
+def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
+    """`img` JPEG-compressed at `quality` and decoded again."""
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)
 
@@ -24,13 +25,13 @@ def degrade(img: np.ndarray, condition: str) -> np.ndarray:
     if condition == "clean":
         return img
     if condition == "jpeg20":
-        return _jpeg(img, 20)
+        return jpeg(img, 20)
     if condition == "half":
         return cv2.resize(img, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
     if condition == "blur":
         return cv2.GaussianBlur(img, (0, 0), 1.2)
     if condition == "jpeg25@1024":
-        return _jpeg(fit(img, 1024), 25)
+        return jpeg(fit(img, 1024), 25)
     if condition == "blur@1024":
         return cv2.GaussianBlur(fit(img, 1024), (0, 0), 1.5)
     if condition.isdigit():

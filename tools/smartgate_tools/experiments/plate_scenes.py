@@ -19,6 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from smartgate_tools.experiments.degrade import jpeg
+
 SCENE_WIDTH = 640  # the backgrounds' width, as the cargo photos come (dev scene photos are 400-1000 px wide)
 SEP = "#"  # a scene's key: "<crop path>#<condition>"
 
@@ -98,8 +100,7 @@ def in_scene(crop: np.ndarray, background: np.ndarray, width: int, quality: int,
     scene[y : y + ph, x : x + pw] = plate[:ph]
     if blur > 0:
         scene = cv2.GaussianBlur(scene, (0, 0), blur)
-    ok, buf = cv2.imencode(".jpg", scene, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    return jpeg(scene, quality)
 
 
 def load_scene(key: str, backs: list[Path]) -> np.ndarray | None:
