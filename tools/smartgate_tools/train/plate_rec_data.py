@@ -69,3 +69,19 @@ def split(crops: list[Crop], seed: int = 0) -> tuple[list[Crop], list[Crop]]:
     val_ids, val_texts = {id(c) for c in val}, {c.label for c in val}
     train = [c for c in crops if id(c) not in val_ids and c.label not in val_texts]
     return train, val
+
+
+def camera_view(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A real crop as a worse camera would deliver it: the plate 48-150 px wide (a gate camera further away;
+    `experiments.plate_scenes` pastes plates at 56-140 px), sometimes blurred, JPEG quality 30-90.
+
+    Why: the real crops are sharp, close-up photos; the recogniser saw low resolution and compression only on its
+    synthetic plates, and scenes (plates small in a compressed frame) are where the readers break."""
+    h, w = img.shape[:2]
+    width = int(rng.uniform(48, 150))
+    if width < w:
+        img = cv2.resize(img, (width, max(6, round(h * width / w))), interpolation=cv2.INTER_AREA)
+    if rng.random() < 0.5:
+        img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.3, 0.9)))
+    ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 91))])
+    return cv2.imdecode(enc, cv2.IMREAD_COLOR) if ok else img
