@@ -205,3 +205,10 @@ def test_shipped_thresholds_hold_on_sharp_and_worse_camera_crops() -> None:
         for country in ("CN", "VN", "OTHER"):
             assert f[country]["wrong_rate"] <= 0.005, (country, f[country])
         assert f["CN"]["accuracy"] > 0.25  # it still answers: a threshold of 1.01 would pass the line above
+
+
+def test_the_fine_tuning_weights_are_the_card_s() -> None:
+    """models/plate_rec/plate_rec.pt (the `--init` of a fine-tune) is the file the card names."""
+    d = model_dir()
+    card = (d / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert sha256_file(d / "plate_rec.pt") in card
