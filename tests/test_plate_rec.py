@@ -172,10 +172,10 @@ def test_camera_view_is_a_smaller_compressed_copy() -> None:
 def test_thresholds_keep_the_ceiling_in_each_condition() -> None:
     """`plate_rec_calibrate.thresholds_for`: the lowest seen confidence keeping wrong reads ≤ 0.5 % of a country's
     crops; the shipped threshold is the stricter of the sharp and the worse-camera one."""
-    from smartgate_tools.train.plate_rec_calibrate import thresholds_for
+    from smartgate_tools.train.plate_rec import thresholds_for
 
     def row(label: str, text: str, conf: float) -> dict:
-        return {"label": label, "country": "CN", "prod": (text, conf, "one")}
+        return {"label": label, "country": "CN", "lines": 1, "prod": (text, conf, "one")}
 
     right = [row("皖A12345", "皖A12345", 0.99 - i * 0.001) for i in range(300)]
     sharp = right + [row("皖A12346", "皖A12846", 0.5)]  # one wrong, far below: 1 of 301 allowed
@@ -186,6 +186,11 @@ def test_thresholds_keep_the_ceiling_in_each_condition() -> None:
     wrong_accepted = sum(r["prod"][0] != r["label"] and r["prod"][1] >= t_views for r in views)
     assert wrong_accepted <= 1
     assert thresholds_for(sharp, "prod")["VN"] == 1.01  # no VN read seen: never accepted
+    from smartgate_tools.train.plate_rec import calibrate
+
+    every_rule = [[{**r, "min": r["prod"], "min_frame": r["prod"]} for r in rs] for rs in (sharp, views)]
+    _, thr, _ = calibrate(*every_rule)
+    assert thr["CN"] == pytest.approx(t_views)  # the trainer keeps the stricter of the two conditions
 
 
 @pytest.mark.skipif(not (SHARED_TRAIN / "plate_cn" / "labels.csv").is_file(), reason="needs ../shared/train")

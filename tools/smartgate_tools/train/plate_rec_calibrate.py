@@ -14,22 +14,17 @@ import argparse
 import json
 from pathlib import Path
 
-from smartgate_tools.train.plate_rec import DATA_DIRS, MAX_WRONG, _threshold, camera_crops, figures, read_all
+from smartgate_tools.train.plate_rec import (
+    DATA_DIRS,
+    MAX_WRONG,
+    camera_crops,
+    figures,
+    read_all,
+    thresholds_for,
+)
 from smartgate_tools.train.plate_rec_data import load_dir, split
 
 CAMERA_SEED = 1000  # the trainer's validation views (seed + 1000 with its default seed 0)
-
-
-def thresholds_for(rows: list[dict], rule: str) -> dict[str, float]:
-    """Per read-country thresholds of one rule keeping wrong reads ≤ MAX_WRONG of that country's crops."""
-    from edge.readers.plate_rec import country_of
-
-    out = {}
-    for k in ("CN", "VN", "OTHER"):
-        pairs = [(r[rule][1], r[rule][0] == r["label"]) for r in rows if r[rule][0] and country_of(r[rule][0]) == k]
-        n_k = sum(1 for r in rows if r["country"] == k) or len(pairs)
-        out[k] = _threshold(pairs, max(n_k, 1)) if pairs else 1.01
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
