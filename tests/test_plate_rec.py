@@ -170,8 +170,8 @@ def test_camera_view_is_a_smaller_compressed_copy() -> None:
 
 
 def test_thresholds_keep_the_ceiling_in_each_condition() -> None:
-    """`plate_rec_calibrate.thresholds_for`: the lowest seen confidence keeping wrong reads ≤ 0.5 % of a country's
-    crops; the shipped threshold is the stricter of the sharp and the worse-camera one."""
+    """`plate_rec.thresholds_for`: the lowest seen confidence keeping wrong reads ≤ 0.5 % of a country's crops;
+    the shipped threshold is the stricter of the sharp and the worse-camera one (`calibrate`)."""
     from smartgate_tools.train.plate_rec import thresholds_for
 
     def row(label: str, text: str, conf: float) -> dict:

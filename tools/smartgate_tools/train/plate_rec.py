@@ -25,6 +25,7 @@ from edge.readers.plate_rec import ALPHABET, INPUT_H, INPUT_W, LAYOUTS, country_
 from smartgate_tools.train.plate_rec_data import Crop, camera_view, load_dir, split
 
 MAX_WRONG = 0.005  # calibrated wrong-read ceiling per country on the validation split
+VIEW_SEED_OFFSET = 1000  # the validation's worse-camera views are seeded this far from the training views
 RULES = ("prod", "min", "min_frame")
 DATA_DIRS = ("plate_cn", "plate_vn", "plate_other")
 
@@ -290,14 +291,19 @@ def thresholds_for(rows: list[dict], rule: str) -> dict[str, float]:
     return thr
 
 
+def stricter_thresholds(rule: str, *conditions: list[dict]) -> dict[str, float]:
+    """Each condition's reads (the same crops sharp, as worse-camera views …) calibrated alone, the stricter
+    threshold kept per country: the ceiling holds in every condition, not only on their union."""
+    per_condition = [thresholds_for(rows, rule) for rows in conditions]
+    return {k: max(t[k] for t in per_condition) for k in per_condition[0]}
+
+
 def calibrate(rows: list[dict], *more: list[dict]) -> tuple[str, dict[str, float], dict]:
-    """Per read-country thresholds for each rule; the rule with the most accepted-correct reads wins. With `more`
-    (the same crops under other conditions: worse-camera views), each condition is calibrated alone and the
-    stricter threshold kept, so the ceiling holds in every one."""
+    """Per read-country thresholds for each rule (`stricter_thresholds` over `rows` and the `more` conditions);
+    the rule with the most accepted-correct reads wins."""
     results = {}
     for rule in RULES:
-        per_condition = [thresholds_for(rs, rule) for rs in (rows, *more)]
-        thr = {k: max(t[k] for t in per_condition) for k in per_condition[0]}
+        thr = stricter_thresholds(rule, rows, *more)
         results[rule] = (thr, figures([r for rs in (rows, *more) for r in rs], rule, thr))
     rule = max(RULES, key=lambda r: results[r][1]["all"]["correct"])
     return rule, results[rule][0], {r: results[r][1] for r in RULES}
@@ -389,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     # thresholds calibrated on the validation crops as they are and as a worse camera shows them (one view each,
     # seeded apart from the training views): a threshold that holds only on sharp crops would not hold at a gate
     rows = read_all(out, val_crops) if val_crops else []
-    cam_rows = read_all(out, camera_crops(val_crops, 1, a.seed + 1000)) if val_crops else []
+    cam_rows = read_all(out, camera_crops(val_crops, 1, a.seed + VIEW_SEED_OFFSET)) if val_crops else []
     rule, thr, by_rule = calibrate(rows, cam_rows) if rows else ("min", {"CN": 1.01, "VN": 1.01, "OTHER": 1.01}, {})
     clean_figures = figures(rows, rule, thr) if rows else {}
     cam_figures = figures(cam_rows, rule, thr) if cam_rows else {}

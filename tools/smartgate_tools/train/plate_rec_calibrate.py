@@ -3,7 +3,9 @@
 Why: the thresholds of `models/plate_rec` were calibrated on the held-out crops as they are (≤ 0.5 % wrong), and
 on the same crops as a worse camera shows them (`plate_rec_data.camera_view`: 48-150 px wide, blurred, JPEG) the CN
 threshold let 2.5 % wrong reads through. Each condition is calibrated on its own and the stricter threshold
-kept, so the ceiling holds where plates are sharp and where they are small and compressed. The model's confidence rule is kept; only `thresholds` (and the figures) of its manifest change.
+kept (`plate_rec.stricter_thresholds`, as the trainer does), so the ceiling holds where plates are sharp and where
+they are small and compressed. The model's confidence rule is kept; only `thresholds` (and the figures) of its
+manifest change.
 
     python -m smartgate_tools.train.plate_rec_calibrate --model models/plate_rec --data ../shared/train [--write]
 """
@@ -17,14 +19,15 @@ from pathlib import Path
 from smartgate_tools.train.plate_rec import (
     DATA_DIRS,
     MAX_WRONG,
+    VIEW_SEED_OFFSET,
     camera_crops,
     figures,
     read_all,
-    thresholds_for,
+    stricter_thresholds,
 )
 from smartgate_tools.train.plate_rec_data import load_dir, split
 
-CAMERA_SEED = 1000  # the trainer's validation views (seed + 1000 with its default seed 0)
+CAMERA_SEED = VIEW_SEED_OFFSET  # the trainer's validation views with its default seed 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,9 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     rule, old = manifest["confidence_rule"], manifest["thresholds"]
     rows, cam_rows = read_all(a.model, val), read_all(a.model, camera_crops(val, 1, CAMERA_SEED))
-    # each condition on its own keeps the ceiling: the stricter of the two thresholds, per country
-    sharp, camera = thresholds_for(rows, rule), thresholds_for(cam_rows, rule)
-    new = {k: max(sharp[k], camera[k]) for k in sharp}
+    new = stricter_thresholds(rule, rows, cam_rows)
     result = {}
     for name, thr in (("before", old), ("after", new)):
         result[name] = {"thresholds": thr, "validation": figures(rows, rule, thr),

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from edge.readers.plate_rec import ALPHABET, country_of
+from smartgate_tools.experiments.degrade import jpeg
 from smartgate_tools.label_audit import corrected
 
 HELD_OUT_CN_SOURCE = "jkccpd"
@@ -83,5 +84,4 @@ def camera_view(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         img = cv2.resize(img, (width, max(6, round(h * width / w))), interpolation=cv2.INTER_AREA)
     if rng.random() < 0.5:
         img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.3, 0.9)))
-    ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 91))])
-    return cv2.imdecode(enc, cv2.IMREAD_COLOR) if ok else img
+    return jpeg(img, int(rng.integers(30, 91)))
