@@ -23,6 +23,8 @@ from edge.domain.plate_grammar import plate_like_text
 from edge.domain.types import Box, ContainerRead, HazardRead, PlateRead
 from edge.lane.plausibility import plate_plausible
 
+REPO = Path(__file__).resolve().parents[1]
+
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 
 
@@ -172,6 +174,38 @@ def test_an_adr_panel_is_not_a_plate(plate_reader) -> None:
     fake = PlateRead(text="12D31203", country="VN", format="vn_two_line", confidence=0.9,
                      box=Box(x=100, y=100, w=120, h=60))
     assert plate_plausible(fake, box_img).reason == "hazard_panel"
+
+
+def test_a_yellow_truck_plate_that_looks_orange_is_still_a_plate() -> None:
+    """Nearly every truck at the gate carries a yellow plate, and a faded one or one under sodium light measures
+    as much ADR orange as a panel's number line (0.49 on a real CN truck plate, plate_cn_119). Only a panel-shaped
+    box read as Latin text is taken for a panel; the gate drops only boxes as orange as a panel's body."""
+    from edge.lane.plausibility import PANEL_BODY, hazard_panel, orange_fraction
+
+    img = scene()
+    img[100:145, 100:300] = (0, 110, 235)  # orange over 45 % of a 200 x 100 box: like a faded yellow plate
+    box = Box(x=100, y=70, w=200, h=100)
+    assert 0.4 < orange_fraction(img, box) < PANEL_BODY
+    assert not hazard_panel(img, box)  # the gate reads it
+    cn = PlateRead(text="浙A12903", country="CN", format="cn_ordinary", confidence=0.99, box=box)
+    assert plate_plausible(cn, img).text == "浙A12903"  # a province glyph: never a panel's numbers
+    wide = Box(x=100, y=100, w=200, h=45)  # one-line VN truck plate, all orange-looking
+    vn = PlateRead(text="24C12345", country="VN", format="vn_truck", confidence=0.99, box=wide)
+    assert plate_plausible(vn, img).text == "24C12345"
+    square = Box(x=120, y=100, w=80, h=45)  # panel-shaped and Latin: the ADR panel's numbers read as a VN plate
+    two_line = PlateRead(text="12D31203", country="VN", format="vn_two_line", confidence=0.9, box=square)
+    assert plate_plausible(two_line, img).reason == "hazard_panel"
+
+
+@pytest.mark.skipif(not (REPO.parent / "shared" / "eval" / "plate_cn" / "plate_cn_119.jpg").is_file(),
+                    reason="needs ../shared/eval")
+def test_a_real_faded_yellow_truck_plate_passes_the_gate_and_the_plausibility_check(plate_reader) -> None:
+    from edge.lane.plausibility import hazard_panel
+
+    img = cv2.imread(str(REPO.parent / "shared" / "eval" / "plate_cn" / "plate_cn_119.jpg"))
+    reads = [plate_plausible(r, img) for r in plate_reader.read_all(img)]
+    assert [r.text for r in reads] == ["浙A12903"]
+    assert any(not hazard_panel(img, b) and b.iou(reads[0].box) > 0.3 for b in plate_reader.find_plates(img))
 
 
 # -- container codes --------------------------------------------------------------------------------------------

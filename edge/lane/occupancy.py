@@ -149,3 +149,14 @@ class OccupancyDetector(MotionDetector):
         if self._present_frames > self._absorb:
             self._bg = small.copy()
             self._present_frames = 0
+
+
+def lane_detector(zone: Polygon | Sequence[Sequence[float]] | None, fps: float, warmup_s: float,
+                  absorb_still_s: float | None, present_above: float) -> OccupancyDetector:
+    """A lane camera's detector: background samples spread over `warmup_s` (five of them; 0: the first frame is
+    the empty lane), a still ghost absorbed after `absorb_still_s` (None: never)."""
+    every = max(1, round(fps * warmup_s / 4)) if warmup_s > 0 else 1
+    still = max(1, round(absorb_still_s * fps / every)) if absorb_still_s is not None else None
+    return OccupancyDetector(zone=zone, present_above=present_above, sample_every=every,
+                             warmup_samples=5 if warmup_s > 0 else 1, absorb_still_samples=still,
+                             still_span=max(1, round(fps * warmup_s)))

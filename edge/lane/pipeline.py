@@ -51,10 +51,10 @@ from edge.lane.cadence import (
     thumbnail,
 )
 from edge.lane.config import PipelineConfig
-from edge.lane.occupancy import OccupancyDetector
+from edge.lane.occupancy import OccupancyDetector, lane_detector
 from edge.lane.passage import PassageAssembler, PassageDraft, hazard_key
 from edge.lane.plausibility import EDGE_PX, hazard_panel, plate_plausible
-from edge.lane.tracks import PlateTracker, Track, read_zones
+from edge.lane.tracks import PlateTracker, Track, read_zones, settled_text
 from edge.readers.container_gate import gate_for
 from edge.readers.interfaces import Readers
 
@@ -82,7 +82,8 @@ class LaneProcessor:
         self._cams = {c.name: c for c in cameras}
         triggers = [c.name for c in cameras if c.trigger] or [c.name for c in cameras if c.role == "plate"]
         self._triggers = set(triggers or [cameras[0].name])
-        self._occ = {c.name: self._detector(c) for c in cameras}
+        self._occ = {c.name: lane_detector(c.trigger_zone, c.fps, cfg.warmup_s, cfg.absorb_still_s,
+                                                cfg.motion_threshold) for c in cameras}
         # Vehicles are tracked on the (first) trigger camera that reads plates.
         track_cam = next((c for c in cameras if c.name in self._triggers and c.role == "plate"), None)
         self._track_cam = track_cam.name if track_cam is not None and cfg.track_vehicles else None
@@ -108,15 +109,6 @@ class LaneProcessor:
         self._on_stage = on_stage or (lambda stage, s: None)
         self.stats = LaneStats()
         self._triggers_in: queue.SimpleQueue[tuple[str, str | None]] = queue.SimpleQueue()
-
-    def _detector(self, cam: CameraConfig) -> OccupancyDetector:
-        """Background samples spread over `warmup_s` (five of them); 0: the first frame is the empty lane."""
-        cfg = self.cfg
-        every = max(1, round(cam.fps * cfg.warmup_s / 4)) if cfg.warmup_s > 0 else 1
-        still = (max(1, round(cfg.absorb_still_s * cam.fps / every)) if cfg.absorb_still_s is not None else None)
-        return OccupancyDetector(zone=cam.trigger_zone, present_above=cfg.motion_threshold, sample_every=every,
-                                 warmup_samples=5 if cfg.warmup_s > 0 else 1, absorb_still_samples=still,
-                                 still_span=max(1, round(cam.fps * cfg.warmup_s)))
 
     def trigger(self, state: str, vehicle_id: str | None = None) -> None:
         """An external trigger (loop detector, AI-IGV); thread-safe, applied at the next frame."""
@@ -326,7 +318,10 @@ class LaneProcessor:
                 self._armed = False
             for r in t.reads:  # the reads that made the track: they belong to its passage
                 add(r, d)
+        held = {id(r) for r in self.tracker.held()}
         for r in reads:
+            if id(r) in held:
+                continue  # another text where a vehicle stands: not that vehicle's read, nor (yet) a new one's
             owner = next((t for t in self.tracker.live() if any(x is r for x in t.reads)), None)
             d = a.track_draft(owner.id) if owner is not None else None
             if d is None and owner is not None and not owner.startup and a.open_passage is not None \
@@ -337,17 +332,10 @@ class LaneProcessor:
             elif owner is None and a.open_passage is not None:
                 add(r, a.open_passage)  # a no-read (the inspector sees why), or a read without a box
         for t in self.tracker.live():
-            t.settled = self._track_settled(t)
+            t.settled = settled_text(t, self.cfg.enough_reads, SETTLED_CONFIDENCE)
         # keep (with their frames) only the reads of vehicles that may still get a passage
-        keep = {id(r) for t in self.tracker.live() if not t.startup and not t.departed for r in t.reads}
+        keep = {id(r) for t in self.tracker.live() if not t.startup and not t.departed for r in t.reads} | held
         self._waiting = {k: v for k, v in self._waiting.items() if k in keep}
-
-    def _track_settled(self, t: Track) -> bool:
-        need = self.cfg.enough_reads
-        if not need:
-            return False
-        counts = t.text_counts(SETTLED_CONFIDENCE)
-        return bool(counts) and counts.most_common(1)[0][1] >= need
 
     def _close_gone(self, ts: datetime, seen: bool, occ: OccupancyDetector) -> None:
         """Close the passages of vehicles that left: crossed the exit line or the frame edge at once; unseen for

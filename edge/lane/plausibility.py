@@ -7,7 +7,8 @@ before the read can start a vehicle track or vote:
 
 * **cut by the image edge**: a box within `EDGE_PX` of the image border is not a whole plate (no-read);
 * **shape**: one-line plates are 2-7.5 times as wide as tall, two-line ones 0.9-3.2;
-* **not an ADR panel**: a box that is mostly retro-reflective orange is a hazard panel, not a yellow plate;
+* **not an ADR panel**: an orange, panel-shaped box read as Latin text is a hazard panel's numbers (a yellow truck
+  plate can look orange: a CN province glyph or a one-line plate's shape says it is a plate);
 * **generic grammar** (no national grammar vouches for it): every character must look like a plate's —
   no lowercase letters or quote marks in what the recogniser saw, at least two digits, no run of four letters
   (a word: HIGH, MAX, GROSS), and in the passage vote it needs more agreeing reads than a VN/CN plate
@@ -27,7 +28,13 @@ EDGE_PX = 2  # a box this close to the image border may continue beyond it
 ONE_LINE_ASPECT = (2.0, 7.5)
 TWO_LINE_ASPECT = (0.9, 3.2)
 TWO_LINE_FORMATS = frozenset({"vn_two_line", "vn_moto"})
-ORANGE_MAX = 0.35  # fraction of ADR orange in a plate box above which it is a hazard panel
+ORANGE_MAX = 0.35  # fraction of ADR orange in a plate read's box above which it may be a hazard panel
+# The plate gate's boxes (no text yet) are dropped as a panel only when this orange: a panel's body measured 0.56-0.73
+# on the real ADR photos of ../shared/eval/cargo, while yellow truck plates (nearly every truck at a VN-CN gate) reach
+# 0.37 (99th percentile of 175 real yellow CN crops) and 0.49 (a faded one, plate_cn_119): a plate the gate drops is a
+# vehicle never read, a panel it lets through costs one read.
+PANEL_BODY = 0.55
+PANEL_MAX_ASPECT = 2.5  # a panel is 40 x 30 cm: a read box wider than this is a one-line plate, not a panel
 
 
 def is_national(read: PlateRead) -> bool:
@@ -64,10 +71,21 @@ def orange_fraction(image: np.ndarray, b: Box | None) -> float:
     return float((orange_mask(crop) > 0).mean())
 
 
-def hazard_panel(image: np.ndarray, b: Box | None) -> bool:
-    """The box is mostly retro-reflective ADR orange: a hazard panel (33 / 1203), never a plate. The pipeline also
-    asks this of the plate gate's boxes, so a panel's two number lines do not cost a full plate read per frame."""
-    return orange_fraction(image, b) > ORANGE_MAX
+def hazard_panel(image: np.ndarray, b: Box | None, orange: float = PANEL_BODY) -> bool:
+    """The box is mostly retro-reflective ADR orange: a hazard panel's body (33 / 1203), not a plate. The pipeline
+    asks this of the plate gate's boxes, so a panel does not cost a full plate read per frame."""
+    return orange_fraction(image, b) > orange
+
+
+def panel_read(read: PlateRead, image: np.ndarray) -> bool:
+    """A plate read that an ADR panel may have given: its box is orange (`ORANGE_MAX`), and nothing in the read
+    rules a panel out. A CN province glyph does (a panel carries digits and X only), and so does a one-line plate's
+    shape (a panel's number lines read as digits alone, which no national grammar takes). Yellow truck plates can
+    look orange (faded, sodium light): only a panel-shaped box with Latin text is taken for one."""
+    b = read.box
+    if b is None or any(ord(ch) > 0x2E7F for ch in read.text or ""):
+        return False
+    return b.w / max(b.h, 1) <= PANEL_MAX_ASPECT and hazard_panel(image, b, ORANGE_MAX)
 
 
 def plate_plausible(read: PlateRead, image: np.ndarray) -> PlateRead:
@@ -84,6 +102,6 @@ def plate_plausible(read: PlateRead, image: np.ndarray) -> PlateRead:
         return _no(read, "not_plate_shaped")
     if not is_national(read) and not generic_looks_like_plate(read):
         return _no(read, "not_plate_text")
-    if hazard_panel(image, read.box):
+    if panel_read(read, image):
         return _no(read, "hazard_panel")
     return read

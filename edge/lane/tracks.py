@@ -43,6 +43,11 @@ from edge.lane.plausibility import EDGE_PX
 SAME_TEXT = 0.8  # Jaro-Winkler at or above which two plate strings are one vehicle's (misreads of one plate)
 FOLLOW_SCALES = (1.0, 1.08, 1.17)  # template scales tried when following (an approaching plate grows)
 FOLLOW_PAD = 0.25  # template: the plate box with this much context on each side
+# A follow whose match score falls below this share of the previous one is a plate lost, not found: the template is
+# replaced by what it matched, so accepting a weak match of whatever took the plate's place (the next car's bumper
+# when the one in front has gone) would follow that for ever and merge two vehicles into one passage (seen on queues
+# of real photos, smartgate_tools.bench.photo_clips: scores 0.96 on the plate, 0.68 on the first frame it had gone)
+FOLLOW_KEEP = 0.85
 
 
 def centre(b: Box) -> tuple[float, float]:
@@ -76,6 +81,7 @@ class Track:
     velocity: tuple[float, float] = (0.0, 0.0)  # box centre, pixels per second
     first_side: int = 0  # side of the exit line at the first sighting
     template: np.ndarray | None = None
+    follow_score: float | None = None  # the last accepted template match score (None: the template is a read's)
     settled: bool = False  # enough agreeing reads: followed, not read
     first_box: Box | None = None
 
@@ -254,6 +260,7 @@ class PlateTracker:
         t.hits += 1
         t.lost = False
         t.template = self._patch(grey, r.box)
+        t.follow_score = None
 
     def _move(self, t: Track, b: Box, ts: datetime) -> None:
         dt = (ts - t.last_seen).total_seconds()
@@ -323,6 +330,9 @@ class PlateTracker:
                 best = (float(score), Box(x=x0 + loc[0] + px, y=y0 + loc[1] + py, w=bw, h=bh))
         if best is None or best[0] < self.follow_min:
             return None
+        if t.follow_score is not None and best[0] < FOLLOW_KEEP * t.follow_score:
+            return None  # a sudden drop: the plate is gone or hidden, and what matches now is something else
+        t.follow_score = best[0]
         return best[1]
 
     def expire(self, ts: datetime) -> list[Track]:
@@ -379,9 +389,30 @@ class PlateTracker:
     def live(self) -> list[Track]:
         return [t for t in self.tracks if not t.ended]
 
+    def held(self) -> list[PlateRead]:
+        """Reads held back at a track's place: another text there, a misread of its plate or the first reads of a
+        vehicle that pulled up where it stood. They belong to no vehicle until the run decides."""
+        return [r for run in self._pending.values() for r in run]
+
     def reset(self) -> None:
         self.tracks.clear()
         self._pending.clear()
+
+
+def settled_text(t: Track, need: int, min_conf: float) -> bool:
+    """`need` confident reads (≥ `min_conf`) of the vehicle's leading text agree: reading it more would not change
+    its passage's vote (0: never settled). Text only the generic grammar takes needs twice as many: a CN plate
+    whose province glyph is lost while it is still small reads as a foreign one (川AS9V79 as MAS9V79, on queues of
+    real photos), and the passage vote lets two national reads outvote up to three generic ones
+    (`voting.vote_plate`), so reading on while the plate grows lets its national reading win."""
+    if not need:
+        return False
+    counts = t.text_counts(min_conf)
+    if not counts:
+        return False
+    text, n = counts.most_common(1)[0]
+    national = any(r.text == text and r.country in ("VN", "CN") for r in t.reads)
+    return n >= (need if national else 2 * need)
 
 
 def read_zones(boxes: list[Box], shape: tuple[int, ...]) -> list[Box]:
