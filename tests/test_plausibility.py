@@ -176,6 +176,21 @@ def test_an_adr_panel_is_not_a_plate(plate_reader) -> None:
     assert plate_plausible(fake, box_img).reason == "hazard_panel"
 
 
+def test_a_two_line_truck_or_trailer_plate_is_plate_shaped() -> None:
+    """VN truck and trailer rear plates are two-line (33 x 16.5 cm) but read to the one-line grammars (vn_truck,
+    vn_trailer): the reader's pairing of two lines, not the format, says which shape to expect (a real trailer plate,
+    53R-502.01, was dropped as not plate-shaped on the queues of real photos)."""
+    img = scene()
+    box = Box(x=300, y=200, w=137, h=100)
+    trailer = PlateRead(text="53R50201", country="VN", format="vn_trailer", confidence=0.99, box=box,
+                        raw="53-R5 / 0201")
+    assert plate_plausible(trailer, img).text == "53R50201"
+    truck = trailer.model_copy(update={"text": "24C12345", "format": "vn_truck", "raw": "24C / 123.45"})
+    assert plate_plausible(truck, img).text == "24C12345"
+    one_line = truck.model_copy(update={"raw": "24C-123.45"})  # one line read in a square box: not a plate's
+    assert plate_plausible(one_line, img).reason == "not_plate_shaped"
+
+
 def test_a_yellow_truck_plate_that_looks_orange_is_still_a_plate() -> None:
     """Nearly every truck at the gate carries a yellow plate, and a faded one or one under sodium light measures
     as much ADR orange as a panel's number line (0.49 on a real CN truck plate, plate_cn_119). Only a panel-shaped

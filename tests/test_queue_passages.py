@@ -298,6 +298,42 @@ class FleetReader(ToyPlateReader):
         return [r.model_copy(update={"text": "51F99886"}) if r.text == "29C12346" else r for r in reads]
 
 
+def test_a_lost_plate_is_not_taken_over_by_a_similar_plate_of_the_next_vehicle() -> None:
+    """Plates of one district share their first characters (RK082AL, RK069AV: Jaro-Winkler 0.8). Where a lost
+    vehicle's plate was, such a text is another vehicle (held back, then its own track), while a read one edit
+    from the lost plate is still its misread."""
+    from edge.lane.tracks import PlateTracker
+
+    tr = PlateTracker(split_reads=3)
+    box = Box(x=130, y=90, w=PLATE_W, h=PLATE_H)
+    t = T0
+
+    def read(text: str) -> PlateRead:
+        return PlateRead(text=text, country=None, format="generic", confidence=0.97, box=box)
+
+    for _ in range(3):
+        t += timedelta(seconds=0.1)
+        tr.observe(t, ROAD, [read("RK082AL")])
+    (old,) = tr.live()
+    old.lost = True
+    t += timedelta(seconds=0.1)
+    tr.observe(t, ROAD, [read("RK069AV")])
+    assert [r.text for r in old.reads] == ["RK082AL"] * 3 and [r.text for r in tr.held()] == ["RK069AV"]
+    for _ in range(2):
+        t += timedelta(seconds=0.1)
+        tr.observe(t, ROAD, [read("RK069AV")])
+    assert old.ended and [x.text for x in tr.live()] == ["RK069AV"]
+    tr2 = PlateTracker(split_reads=3)
+    for _ in range(3):
+        t += timedelta(seconds=0.1)
+        tr2.observe(t, ROAD, [read("RK082AL")])
+    (again,) = tr2.live()
+    again.lost = True
+    t += timedelta(seconds=0.1)
+    tr2.observe(t, ROAD, [read("RK082AI")])  # one edit: the lost plate read again, misread
+    assert again.reads[-1].text == "RK082AI" and not again.lost
+
+
 def test_following_stops_when_the_match_falls_sharply_instead_of_following_what_took_the_plates_place() -> None:
     """The followed plate is gone and another car's face is where it was: the template still matches that above
     `follow_min`, but far worse than it matched the plate. The track is lost (read again), not moved onto the other

@@ -54,6 +54,13 @@ def touches_edge(read: PlateRead, shape: tuple[int, ...], edge_px: int = EDGE_PX
     return b.x <= edge_px or b.y <= edge_px or b.x + b.w >= w - edge_px or b.y + b.h >= h - edge_px
 
 
+def two_line(read: PlateRead) -> bool:
+    """The read is of a two-line plate: a two-line format, or the reader paired two lines (its raw text holds both,
+    "53-R5 / 0201"). Most VN truck and trailer rear plates are two-line, and their grammars (vn_truck, vn_trailer)
+    are the one-line plates' too, so the format alone does not tell."""
+    return read.format in TWO_LINE_FORMATS or " / " in (read.raw or "")
+
+
 def generic_looks_like_plate(read: PlateRead) -> bool:
     """A read only the generic grammar accepts: plate characters only, and no word in it."""
     return plate_like_text(read.raw or "", read.text or "")
@@ -96,8 +103,7 @@ def plate_plausible(read: PlateRead, image: np.ndarray) -> PlateRead:
         return _no(read, "cut_by_image_edge")
     b = read.box
     aspect = b.w / max(b.h, 1)
-    lo, hi = TWO_LINE_ASPECT if read.format in TWO_LINE_FORMATS or (read.country == "CN" and aspect < 2.0) \
-        else ONE_LINE_ASPECT
+    lo, hi = TWO_LINE_ASPECT if two_line(read) or (read.country == "CN" and aspect < 2.0) else ONE_LINE_ASPECT
     if not lo <= aspect <= hi:
         return _no(read, "not_plate_shaped")
     if not is_national(read) and not generic_looks_like_plate(read):

@@ -35,12 +35,16 @@ from datetime import datetime, timedelta
 
 import cv2
 import numpy as np
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from edge.domain.types import Box, PlateRead
 from edge.lane.plausibility import EDGE_PX
 
 SAME_TEXT = 0.8  # Jaro-Winkler at or above which two plate strings are one vehicle's (misreads of one plate)
+# A lost track (its plate vanished) takes a read of another text only this close (edits): plates of one district
+# share their first characters (RK082AL, RK069AV: Jaro-Winkler 0.8), and the next vehicle's plate where the lost one
+# was is another vehicle, not a misread (queues of real photos, smartgate_tools.bench.photo_clips)
+LOST_SAME_EDITS = 1
 FOLLOW_SCALES = (1.0, 1.08, 1.17)  # template scales tried when following (an approaching plate grows)
 FOLLOW_PAD = 0.25  # template: the plate box with this much context on each side
 # A follow whose match score falls below this share of the previous one is a plate lost, not found: the template is
@@ -105,6 +109,15 @@ class Track:
         vx, vy = self.velocity
         return Box(x=int(round(self.box.x + vx * dt)), y=int(round(self.box.y + vy * dt)), w=self.box.w,
                    h=self.box.h)
+
+
+def same_plate(t: Track, text: str) -> bool:
+    """`text` may be a misread of the track's plate: similar to a text it was read as (`SAME_TEXT`), and, once the
+    track is lost, at most `LOST_SAME_EDITS` edits from one."""
+    known = t.text_counts()
+    if not known or max(JaroWinkler.similarity(text, k) for k in known) < SAME_TEXT:
+        return False
+    return not t.lost or min(Levenshtein.distance(text, k) for k in known) <= LOST_SAME_EDITS
 
 
 def _grey(image: np.ndarray) -> np.ndarray:
@@ -186,6 +199,8 @@ class PlateTracker:
                 cost = self._near(t, r.box, ts)
                 known = t.text_counts()
                 sim = max((JaroWinkler.similarity(r.text or "", k) for k in known), default=0.0)
+                if sim < 1.0 and not same_plate(t, r.text or ""):
+                    sim = 0.0
                 if cost is None and sim < 1.0:
                     continue  # elsewhere, and not the same text: another vehicle
                 pairs.append(((0.0 if sim >= SAME_TEXT else 1.0) + (cost if cost is not None else 2.0), i, t))
@@ -216,7 +231,7 @@ class PlateTracker:
                        startup: bool) -> bool:
         """A read of another text at a track's place: one is a misread; a run of them is a new vehicle."""
         known = t.text_counts()
-        if not known or max(JaroWinkler.similarity(r.text or "", k) for k in known) >= SAME_TEXT:
+        if not known or same_plate(t, r.text or ""):
             self._pending.pop(t.id, None)
             return False
         run = self._pending.setdefault(t.id, [])
