@@ -11,7 +11,16 @@ import cv2
 import numpy as np
 import pytest
 
-from smartgate_tools.bench.photo_clips import BEST_U, Photo, Schedule, make_clips, on_vehicle, placement
+from smartgate_tools.bench.photo_clips import (
+    BEST_U,
+    CONTAINER_DELAY,
+    Photo,
+    Schedule,
+    make_clips,
+    make_lanes,
+    on_vehicle,
+    placement,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -62,6 +71,39 @@ def test_clips_are_written_with_their_vehicles(tmp_path: Path) -> None:
         cap.release()
     assert ok and frame.shape == (720, 1280, 3) and n == spec["frames"]
     assert spec["vehicles"][-1]["t_s"] < n / spec["fps"]
+
+
+def test_two_camera_lanes_see_each_truck_box_after_its_plate_and_some_trucks_carry_none(tmp_path: Path) -> None:
+    from data_samples.truth import load_truth
+
+    rng = np.random.default_rng(1)
+
+    def photos(prefix: str, n: int, label) -> list[Photo]:  # noqa: ANN001
+        out = []
+        for i in range(n):
+            p = tmp_path / f"{prefix}{i}.png"
+            cv2.imwrite(str(p), rng.integers(0, 255, (90, 120, 3), dtype=np.uint8))
+            out.append(Photo(p, label(i)))
+        return out
+
+    plates = photos("p", 8, lambda i: f"29C1234{i}")
+    boxes = photos("c", 8, lambda i: f"MSKU123456{i}")
+    (lane,) = make_lanes(plates, boxes, tmp_path / "lanes", per_lane=8, bare_every=4)
+    truth = load_truth(lane)
+    ps = truth["passages"]
+    assert [p["t_enter_s"] for p in ps] == sorted(p["t_enter_s"] for p in ps)
+    assert len(ps) == 8 and {p["plate"] for p in ps} == {p.plate for p in plates}
+    assert [bool(p["containers"]) for p in ps] == [True, True, True, False] * 2  # every 4th: bulk cargo
+    assert len({c["code"] for p in ps for c in p["containers"]}) == 6  # each box on one truck only
+    for p in ps:
+        (pa, pb), (ca, cb) = p["camera_visible_s"]["plate"], p["camera_visible_s"]["container"]
+        assert ca == pytest.approx(pa + CONTAINER_DELAY * (pb - pa)) and p["t_exit_s"] == cb
+    lengths = []
+    for cam in ("plate.mp4", "container.mp4"):
+        cap = cv2.VideoCapture(str(lane / cam))
+        lengths.append(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
+        cap.release()
+    assert lengths[0] == lengths[1] == truth["frames"] and truth["frames"] / truth["fps"] > ps[-1]["t_exit_s"]
 
 
 def test_a_plate_crop_is_mounted_at_a_plate_share_of_the_vehicle_width() -> None:

@@ -39,6 +39,7 @@ WINDOW_S = 3.0  # a vehicle's time from first sight to gone
 OVERLAP = 0.25  # the next vehicle appears when this fraction of the one in front's window is left
 STARTUP_HOLD_S = 1.5  # the first vehicle stands this long (in view at start-up) before it moves on
 BEST_U = 0.6  # progress at which the photo is whole and at its largest (the vehicle's moment)
+CONTAINER_DELAY = 0.5  # lanes: the container camera's view of a truck starts this share of a window after the plate's
 
 
 @dataclass(frozen=True)
@@ -129,8 +130,9 @@ class Schedule:
     fps: float
 
     def progress(self, i: int, t: float) -> float | None:
-        """Vehicle i's progress at time t (None: not in view). Vehicle 0 stands at `BEST_U` for `hold` s."""
-        if i == 0:
+        """Vehicle i's progress at time t (None: not in view). Vehicle 0 stands at `BEST_U` for `hold` s (a
+        negative hold: no start-up vehicle)."""
+        if i == 0 and self.hold >= 0:
             if t < self.hold:
                 return BEST_U
             u = BEST_U + (t - self.hold) / self.window
@@ -139,15 +141,26 @@ class Schedule:
         return u if 0.0 <= u <= 1.0 else None
 
     def moment(self, i: int) -> float:
-        return 0.0 if i == 0 else self.start[i] + BEST_U * self.window
+        return 0.0 if i == 0 and self.hold >= 0 else self.start[i] + BEST_U * self.window
+
+    def span(self, i: int) -> tuple[float, float]:
+        """When vehicle i is in view."""
+        if i == 0 and self.hold >= 0:
+            return 0.0, self.hold + (1.0 - BEST_U) * self.window
+        return self.start[i], self.start[i] + self.window
 
     @property
     def duration(self) -> float:
         return self.start[-1] + self.window + 0.5
 
     @classmethod
-    def queue(cls, n: int, window: float = WINDOW_S, hold: float = STARTUP_HOLD_S, fps: float = FPS) -> Schedule:
-        """Back to back: each vehicle appears when the one in front has `OVERLAP` of its window left."""
+    def queue(cls, n: int, window: float = WINDOW_S, hold: float = STARTUP_HOLD_S, fps: float = FPS,
+              startup: bool = True) -> Schedule:
+        """Back to back: each vehicle appears when the one in front has `OVERLAP` of its window left. `startup`
+        False: the first one approaches like the others (from frame 0), nothing stands in view at start-up."""
+        if not startup:
+            start = [i * (1.0 - OVERLAP) * window + 0.5 for i in range(n)]
+            return cls(start, -1.0, window, fps)
         start = [0.0]
         end0 = hold + (1.0 - BEST_U) * window  # when vehicle 0 is gone
         for i in range(1, n):
@@ -156,22 +169,26 @@ class Schedule:
         return cls(start, hold, window, fps)
 
 
-def render_clip(photos: list[np.ndarray], out: Path, schedule: Schedule, size: tuple[int, int] = SIZE,
-                seed: int = 0) -> int:
-    """Write the clip (MPEG-4); returns its frame count. Nearer vehicles (further on) are drawn over farther."""
+def render_clip(photos: list[np.ndarray | None], out: Path, schedule: Schedule, size: tuple[int, int] = SIZE,
+                seed: int = 0, frames: int | None = None) -> int:
+    """Write the clip (MPEG-4; `frames` long, default the schedule's duration); returns its frame count. Nearer
+    vehicles (further on) are drawn over farther; a vehicle without a photo (None) shows nothing to this camera."""
     bg = road(size, seed)
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), schedule.fps, size)
     if not writer.isOpened():
         raise OSError(f"{out}: cannot open a video writer")
-    n = int(round(schedule.duration * schedule.fps))
+    n = frames or int(round(schedule.duration * schedule.fps))
     try:
         for k in range(n):
             t = k / schedule.fps
             frame = bg.copy()
-            shown = [(u, i) for i in range(len(photos)) if (u := schedule.progress(i, t)) is not None]
+            shown = [(u, i) for i in range(len(photos))
+                     if photos[i] is not None and (u := schedule.progress(i, t)) is not None]
             for u, i in sorted(shown):  # farther (smaller progress) first
-                s, x, y = placement(u, photos[i].shape[:2], size)
-                paste(frame, photos[i], s, x, y)
+                img = photos[i]
+                assert img is not None
+                s, x, y = placement(u, img.shape[:2], size)
+                paste(frame, img, s, x, y)
             writer.write(frame)
     finally:
         writer.release()
@@ -209,6 +226,65 @@ def make_clips(photos: list[Photo], out_dir: Path, per_clip: int = 8, seed: int 
     return written
 
 
+def make_lanes(plates: list[Photo], containers: list[Photo], out_dir: Path, per_lane: int = 8, seed: int = 0,
+               size: tuple[int, int] = SIZE, crops: bool = False, bare_every: int = 4) -> list[Path]:
+    """Two-camera lanes for `smartgate bench --samples`: a plate camera and a container camera see the same queue
+    of vehicles (`<lane>/plate.mp4`, `container.mp4`, `truth.json` with each vehicle's plate and container codes).
+    Every `bare_every`-th vehicle carries no container (bulk cargo): its container camera shows a plain body. No
+    vehicle stands in view at start-up (the passage scoring counts every truth passage)."""
+    from smartgate_tools.evaluate import imread
+
+    rng = random.Random(seed)
+    plates, containers = list(plates), list(containers)
+    rng.shuffle(plates)
+    rng.shuffle(containers)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written, k = [], 0
+    for c in range(0, len(plates), per_lane):
+        group: list[tuple[Photo, np.ndarray, Photo | None, np.ndarray | None]] = []
+        for p in plates[c:c + per_lane]:
+            img = imread(p.path)
+            if img is None:
+                continue
+            box: tuple[Photo | None, np.ndarray | None] = (None, None)
+            if bare_every <= 0 or (len(group) + 1) % bare_every:
+                while k < len(containers) and box[1] is None:
+                    box = (containers[k], imread(containers[k].path))
+                    k += 1
+            group.append((p, on_vehicle(img, rng) if crops else img, *box))
+        if len(group) < 2:
+            continue
+        sched = Schedule.queue(len(group), startup=False)
+        # the container camera sees a truck's box after the plate camera saw its cab: half a window later
+        later = Schedule([t + CONTAINER_DELAY * sched.window for t in sched.start], sched.hold, sched.window, sched.fps)
+        name = f"lane{c // per_lane:02d}"
+        lane_dir = out_dir / name
+        lane_dir.mkdir(exist_ok=True)
+        n = int(round(later.duration * later.fps))  # both cameras' videos: until the last box has passed
+        frames = render_clip([g[1] for g in group], lane_dir / "plate.mp4", sched, size, seed + c, n)
+        bare = np.full((720, 960, 3), (120, 130, 125), np.uint8)  # a tarpaulin side: no code
+        render_clip([g[3] if g[3] is not None else bare for g in group], lane_dir / "container.mp4", later, size,
+                    seed + c + 1, n)
+        passages = []
+        for i, (p, _, box_photo, _) in enumerate(group):
+            a, b = sched.span(i)
+            ca, cb = later.span(i)
+            codes = box_photo.plate.split("|") if box_photo is not None else []
+            passages.append({"id": f"{name}-{i + 1:02d}", "t_enter_s": round(a, 2), "t_exit_s": round(cb, 2),
+                             "plate": p.plate, "containers": [{"code": code} for code in codes],
+                             "cargo": "closed", "camera_visible_s": {"plate": [round(a, 2), round(b, 2)],
+                                                                     "container": [round(ca, 2), round(cb, 2)]},
+                             "plate_best": {"t_s": round(sched.moment(i), 2)}, "photos": [str(p.path)] +
+                             ([str(box_photo.path)] if box_photo is not None else [])})
+        truth = {"gate": "photo-lanes", "lane": name, "direction": "import", "fps": sched.fps,
+                 "start_time": "2000-01-01T00:00:00Z", "frames": frames,
+                 "cameras": {"plate": "plate.mp4", "container": "container.mp4"},
+                 "made_by": "smartgate_tools.bench.photo_clips --containers", "passages": passages}
+        (lane_dir / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
+        written.append(lane_dir)
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="photo_clips", description=__doc__.split("\n\n")[0])
     p.add_argument("labels", nargs="+", help="labels.csv of real plate photos (file,label)")
@@ -218,8 +294,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--crops", action="store_true", help="the photos are plate crops: mount each on a vehicle face")
     p.add_argument("--source", default=None, help="only rows whose source_repo contains this")
+    p.add_argument("--containers", nargs="+", default=None, help="labels.csv of real container photos: make "
+                   "two-camera lanes (plate + container camera) for `smartgate bench --samples` instead of clips")
     a = p.parse_args(argv)
-    clips = make_clips(load_photos(a.labels, a.source), a.out, a.per_clip, a.seed, limit=a.limit, crops=a.crops)
+    plates = load_photos(a.labels, a.source)[:a.limit] if a.limit else load_photos(a.labels, a.source)
+    if a.containers:
+        lanes = make_lanes(plates, load_photos(a.containers), a.out, a.per_clip, a.seed, crops=a.crops)
+        print(f"{len(lanes)} lanes in {a.out}")
+        return 0
+    clips = make_clips(plates, a.out, a.per_clip, a.seed, crops=a.crops)
     print(f"{len(clips)} clips in {a.out}")
     return 0
 
