@@ -302,35 +302,31 @@ def test_a_lost_plate_is_not_taken_over_by_a_similar_plate_of_the_next_vehicle()
     """Plates of one district share their first characters (RK082AL, RK069AV: Jaro-Winkler 0.8). Where a lost
     vehicle's plate was, such a text is another vehicle (held back, then its own track), while a read one edit
     from the lost plate is still its misread."""
-    from edge.lane.tracks import PlateTracker
+    from edge.lane.tracks import PlateTracker, Track
 
-    tr = PlateTracker(split_reads=3)
     box = Box(x=130, y=90, w=PLATE_W, h=PLATE_H)
-    t = T0
+    clock = [T0]
 
-    def read(text: str) -> PlateRead:
-        return PlateRead(text=text, country=None, format="generic", confidence=0.97, box=box)
+    def observe(tr: PlateTracker, text: str) -> None:
+        clock[0] += timedelta(seconds=0.1)
+        tr.observe(clock[0], ROAD, [PlateRead(text=text, country=None, format="generic", confidence=0.97, box=box)])
 
-    for _ in range(3):
-        t += timedelta(seconds=0.1)
-        tr.observe(t, ROAD, [read("RK082AL")])
-    (old,) = tr.live()
-    old.lost = True
-    t += timedelta(seconds=0.1)
-    tr.observe(t, ROAD, [read("RK069AV")])
+    def lost_track() -> tuple[PlateTracker, Track]:
+        tr = PlateTracker(split_reads=3)
+        for _ in range(3):
+            observe(tr, "RK082AL")
+        (t,) = tr.live()
+        t.lost = True
+        return tr, t
+
+    tr, old = lost_track()
+    observe(tr, "RK069AV")
     assert [r.text for r in old.reads] == ["RK082AL"] * 3 and [r.text for r in tr.held()] == ["RK069AV"]
-    for _ in range(2):
-        t += timedelta(seconds=0.1)
-        tr.observe(t, ROAD, [read("RK069AV")])
+    observe(tr, "RK069AV")
+    observe(tr, "RK069AV")
     assert old.ended and [x.text for x in tr.live()] == ["RK069AV"]
-    tr2 = PlateTracker(split_reads=3)
-    for _ in range(3):
-        t += timedelta(seconds=0.1)
-        tr2.observe(t, ROAD, [read("RK082AL")])
-    (again,) = tr2.live()
-    again.lost = True
-    t += timedelta(seconds=0.1)
-    tr2.observe(t, ROAD, [read("RK082AI")])  # one edit: the lost plate read again, misread
+    tr2, again = lost_track()
+    observe(tr2, "RK082AI")  # one edit: the lost plate read again, misread
     assert again.reads[-1].text == "RK082AI" and not again.lost
 
 
