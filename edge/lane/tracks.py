@@ -5,17 +5,18 @@ reader already gives a box and a text for every plate it reads, so a vehicle is 
 
 * **Association** (each read frame): every plate read is matched to a live track, cheapest first, by
   (a) position: the read's box against the track's box moved on by its velocity (IoU, or the centres within
-  1.5 box sizes), and (b) text: the same or a similar string (Jaro-Winkler ≥ 0.8) joins its track even when
-  the box jumped (a misdetection in between). A read that matches nothing starts a *tentative* track; a
-  second read makes it *confirmed*. Reads a track does not get for `lost_s` end it.
+  1.5 box sizes), and (b) text: the same or a similar string (Jaro-Winkler ≥ 0.8; once the track is lost, at
+  most one edit away: plates of one district share their first characters) joins its track even when the box
+  jumped (a misdetection in between). A read that matches nothing starts a *tentative* track; a second read
+  makes it *confirmed*. Reads a track does not get for `lost_s` end it.
 * **A plate change at one place** (a car pulls up where the one before stood): a run of `split_reads` reads
   of a new text at a track's position, with none of its old text among them, ends the old track at its last
-  old read and starts a new one with the run.
+  old read and starts a new one with the run. Until then the run's reads are *held*: nobody's (`held`).
 * **Following without reading**: once a track's plate is settled (enough agreeing reads), the reader stops for
   that vehicle and the plate patch is followed by normalised cross-correlation in a window around the
   predicted box (three scales: the plate grows as the truck comes closer): ~1 ms instead of ~80 ms a read.
-  A weak match means the plate is hidden or gone: the track is *lost*, reading resumes, and a read of the
-  same text within `lost_s` picks the track up again.
+  A weak match, or one far below the last (`FOLLOW_KEEP`), means the plate is hidden or gone: the track is
+  *lost*, reading resumes, and a read of the same text within `lost_s` picks the track up again.
 * **Leaving**: a track ends when its box centre crosses the lane's `exit_line` (from the side it was first
   seen on) or leaves the trigger zone it was first seen in, when its box leaves the frame, or after `lost_s`
   unseen. A plate read again soon after its track
