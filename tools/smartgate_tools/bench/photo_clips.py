@@ -19,7 +19,11 @@ photo's own resolution. Nothing here looks at where the plate is in a photo, so 
     .venv/bin/python -m smartgate_tools.bench.photo_clips ../shared/eval/plate_cn/labels.csv --out var/photo_clips/cn
     .venv/bin/smartgate bench --footage var/photo_clips/cn --config none --json var/photo_clips/cn.json
 
-Photos labelled with several plates are left out (their moment would be one, their passages several).
+With `--containers c.csv`, two-camera lanes for `smartgate bench --samples` instead (`make_lanes`): a plate camera
+and a container camera (real container photos, seen half a window after the plate) watch the same queue.
+
+Photos labelled with several plates (or codes) are left out (their moment would be one, their passages several).
+`--limit N` takes the first N rows.
 """
 
 from __future__ import annotations
@@ -196,8 +200,7 @@ def render_clip(photos: list[np.ndarray | None], out: Path, schedule: Schedule, 
 
 
 def make_clips(photos: list[Photo], out_dir: Path, per_clip: int = 8, seed: int = 0,
-               size: tuple[int, int] = SIZE, limit: int | None = None, crops: bool = False,
-               shuffle: bool = True) -> list[Path]:
+               size: tuple[int, int] = SIZE, crops: bool = False, shuffle: bool = True) -> list[Path]:
     """Shuffle the photos (seeded; `shuffle` False: in their order) into clips of `per_clip` vehicles; writes
     `<clip>.mp4` + `<clip>.json`. `crops`: the photos are plate crops, each mounted on a vehicle face."""
     from smartgate_tools.evaluate import imread
@@ -206,8 +209,6 @@ def make_clips(photos: list[Photo], out_dir: Path, per_clip: int = 8, seed: int 
     photos = list(photos)
     if shuffle:
         rng.shuffle(photos)
-    if limit:
-        photos = photos[:limit]
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for c in range(0, len(photos), per_clip):
@@ -290,14 +291,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("labels", nargs="+", help="labels.csv of real plate photos (file,label)")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--per-clip", type=int, default=8)
-    p.add_argument("--limit", type=int, default=None, help="at most this many photos")
+    p.add_argument("--limit", type=int, default=None, help="only the first N rows")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--crops", action="store_true", help="the photos are plate crops: mount each on a vehicle face")
     p.add_argument("--source", default=None, help="only rows whose source_repo contains this")
     p.add_argument("--containers", nargs="+", default=None, help="labels.csv of real container photos: make "
                    "two-camera lanes (plate + container camera) for `smartgate bench --samples` instead of clips")
     a = p.parse_args(argv)
-    plates = load_photos(a.labels, a.source)[:a.limit] if a.limit else load_photos(a.labels, a.source)
+    plates = load_photos(a.labels, a.source)
+    plates = plates[:a.limit] if a.limit else plates
     if a.containers:
         lanes = make_lanes(plates, load_photos(a.containers), a.out, a.per_clip, a.seed, crops=a.crops)
         print(f"{len(lanes)} lanes in {a.out}")
