@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.domain.plate_grammar import plate_like_text
+from edge.domain.plate_grammar import PROVINCE_SET, plate_like_text
 from edge.domain.types import Box, PlateRead
 
 EDGE_PX = 2  # a box this close to the image border may continue beyond it
@@ -90,7 +90,7 @@ def panel_read(read: PlateRead, image: np.ndarray) -> bool:
     shape (a panel's number lines read as digits alone, which no national grammar takes). Yellow truck plates can
     look orange (faded, sodium light): only a panel-shaped box with Latin text is taken for one."""
     b = read.box
-    if b is None or any(ord(ch) > 0x2E7F for ch in read.text or ""):
+    if b is None or any(ch in PROVINCE_SET for ch in read.text or ""):
         return False
     return b.w / max(b.h, 1) <= PANEL_MAX_ASPECT and hazard_panel(image, b, ORANGE_MAX)
 

@@ -198,13 +198,11 @@ class PlateTracker:
             assert r.box is not None
             for t in live:
                 cost = self._near(t, r.box, ts)
-                known = t.text_counts()
-                sim = max((JaroWinkler.similarity(r.text or "", k) for k in known), default=0.0)
-                if sim < 1.0 and not same_plate(t, r.text or ""):
-                    sim = 0.0
-                if cost is None and sim < 1.0:
+                exact = (r.text or "") in t.text_counts()
+                if cost is None and not exact:
                     continue  # elsewhere, and not the same text: another vehicle
-                pairs.append(((0.0 if sim >= SAME_TEXT else 1.0) + (cost if cost is not None else 2.0), i, t))
+                similar = exact or same_plate(t, r.text or "")
+                pairs.append(((0.0 if similar else 1.0) + (cost if cost is not None else 2.0), i, t))
         used_r: set[int] = set()
         used_t: set[int] = set()
         newly: list[Track] = []
