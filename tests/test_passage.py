@@ -137,3 +137,28 @@ def test_occupancy_learns_the_light_left_over_after_a_long_stop():
     assert max(fracs) < 0.03
     frozen = _after_long_stop(OccupancyDetector())  # old policy: learns only under 1 %
     assert max(frozen) >= 0.03
+
+
+def test_a_decided_passages_container_code_is_not_given_to_the_truck_behind():
+    """A box is on one truck: after its passage is decided, the same code read again (that box still in the
+    container camera's view, e.g. in a queue) is nobody's, for DECIDED_CODE_S from its last sighting."""
+    from edge.lane.passage import DECIDED_CODE_S
+
+    a = PassageAssembler("in1", post_s=1.0, handover_s=0.5)
+    first = a.open_track(T0, T0, track_id=1)
+    code = ContainerRead(code="MSKU1234565", check_digit_ok=True, confidence=0.9)
+    misread = ContainerRead(code="MSKU1234560", check_digit_ok=False, confidence=0.5)
+    a.add_containers(T0 + timedelta(seconds=0.5), "side", [code, misread], IMG)
+    a.close(first, T0 + timedelta(seconds=1), ended_at=T0 + timedelta(seconds=1))
+    second = a.open_track(T0 + timedelta(seconds=1.5), T0 + timedelta(seconds=1.5), track_id=2)
+    assert not a.decided_code(code.code, T0 + timedelta(seconds=1.8))  # first is still collecting: it owns it
+    done = a.tick(T0 + timedelta(seconds=2.5))
+    assert done == [first] and [c.code for c in first.containers] == ["MSKU1234565", "MSKU1234560"]
+    later = T0 + timedelta(seconds=3)
+    assert a.decided_code(code.code, later)  # the box of the truck in front, still in view
+    assert not a.decided_code("TGHU1614802", later)  # another box: the truck behind may own it
+    assert a.decided_code(code.code, later + timedelta(seconds=DECIDED_CODE_S - 1))  # seen again: window runs on
+    assert not a.decided_code(code.code, later + timedelta(seconds=2 * DECIDED_CODE_S))
+    # an unverified code of a decided passage proves nothing about a box: it is not held back
+    assert not a.decided_code(misread.code, later)
+    assert second.containers == []

@@ -159,6 +159,81 @@ def test_startup_with_a_truck_in_view_makes_no_passage_and_learns_the_empty_lane
     assert occ.update(draw([Truck(3, [20.0])], 0)) > 0.2
 
 
+class GatedReader(ToyPlateReader):
+    """The toy reader with the plate gate's cheap look (`find_plates`: plate-sized white blobs) and zone reads; a
+    plate it cannot read until frame `readable_from` (dirty, too small) is still found by the look."""
+
+    def __init__(self, readable_from: int = 0) -> None:
+        super().__init__()
+        self.readable_from = readable_from
+
+    def find_plates(self, image: np.ndarray) -> list[Box]:
+        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        n, _, stats, _ = cv2.connectedComponentsWithStats((grey > 240).astype(np.uint8))
+        return [Box(x=int(x), y=int(y), w=int(w), h=int(h)) for x, y, w, h, _ in stats[1:] if w >= 30 and h >= 6]
+
+    def read_all(self, image: np.ndarray, zone: Box | None = None) -> list[PlateRead]:
+        if self.frame < self.readable_from:
+            self.calls.append(self.frame)
+            return [PlateRead(reason="no_text")]
+        return super().read_all(image)
+
+
+def run_with(reader: ToyPlateReader, trucks: list[Truck], frames: int, cfg: dict | None = None):
+    proc = lane(frames, cfg, reader)
+    done = []
+    for k in range(frames):
+        reader.frame = k
+        done += proc.process(Frame("p", "plate", "in1", k, T0 + timedelta(seconds=k / 10), k / 10, draw(trucks, k)))
+    return done + proc.finish(), proc
+
+
+def test_a_truck_in_view_at_startup_whose_plate_is_read_only_once_it_moves_makes_no_passage(monkeypatch) -> None:
+    """The start-up look finds a plate-shaped line it cannot read: that place is held (followed) as a start-up
+    vehicle's, so when the truck moves on and its plate becomes readable it is still the vehicle that was there
+    before the start. Without the held place it was a new vehicle with a passage (queues of real photos)."""
+    from edge.lane.tracks import PlateTracker
+
+    standing = motion(120, 0, y0=20.0, speed=6.0, stand=(0, 20))
+    trucks = [Truck(3, standing), Truck(5, motion(120, 60))]
+    held: list[int] = []
+    hold = PlateTracker.hold_places
+    monkeypatch.setattr(PlateTracker, "hold_places", lambda self, *a: held.append(hold(self, *a)) or held[-1])
+    done, _ = run_with(GatedReader(readable_from=22), trucks, 120)
+    assert plates(done) == ["29C12345"] and held == [1]
+    # the same start without holding the place: truck 3, read once it moved, was a new vehicle
+    monkeypatch.setattr(PlateTracker, "hold_places", lambda self, *a: 0)
+    done_before, _ = run_with(GatedReader(readable_from=22), trucks, 120)
+    assert plates(done_before) == ["29C12343", "29C12345"]
+
+
+def test_a_start_up_place_that_cannot_be_followed_is_dropped_and_takes_no_later_plate() -> None:
+    """A plate-shaped place held at start-up is dropped once it cannot be followed (it was gone, or was never a
+    plate) and after PLACE_HOLD_S at most, so a later vehicle's plate there is a vehicle of its own."""
+    from edge.lane.tracks import PLACE_HOLD_S, PlateTracker
+
+    box = Box(x=130, y=100, w=PLATE_W, h=PLATE_H)
+    truck = draw([Truck(3, [20.0])], 0)
+    tr = PlateTracker()
+    assert tr.hold_places(T0, truck, [box]) == 1
+    (place,) = tr.live()
+    assert place.startup and place.place_only and place.settled
+    tr.follow(T0 + timedelta(seconds=0.1), truck)
+    assert not place.ended  # the plate is still there
+    tr.follow(T0 + timedelta(seconds=0.2), ROAD)  # gone: nothing like it around the place
+    assert place.ended
+    tr2 = PlateTracker(lost_s=100.0)
+    tr2.hold_places(T0, truck, [box])
+    (still,) = tr2.live()
+    tr2.expire(T0 + timedelta(seconds=PLACE_HOLD_S + 0.1))
+    assert still.ended
+    tr2.expire(T0 + timedelta(seconds=PLACE_HOLD_S + 0.2))
+    tr2.observe(T0 + timedelta(seconds=PLACE_HOLD_S + 0.2), truck,
+                [PlateRead(text="29C12343", country="VN", format="vn_truck", confidence=0.97, box=box)])
+    (new,) = tr2.live()
+    assert new is not still and not new.startup
+
+
 def test_startup_background_from_the_first_frame_was_the_old_bug() -> None:
     """What the old policy did with the same start: the first frame (the truck) became the empty lane."""
     standing = motion(120, 0, y0=20.0, speed=6.0, stand=(0, 20))

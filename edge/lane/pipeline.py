@@ -92,6 +92,7 @@ class LaneProcessor:
                                     zone=track_cam.trigger_zone if track_cam is not None else None)
         self._t0: datetime | None = None  # the trigger camera's first frame
         self._looked = False  # the start-up look (one plate read of the trigger camera's first frame) is done
+        self._places_held = False  # the start-up look's unread plate places are held (PlateTracker.hold_places)
         self._armed = False  # the trigger zone was seen empty since occupancy last opened a passage
         # id(plate read) → (read, time, camera, frame) of reads of a vehicle that has no passage yet
         self._waiting: dict[int, tuple[PlateRead, datetime, str, np.ndarray]] = {}
@@ -178,7 +179,7 @@ class LaneProcessor:
         if due or (self.assembler.active and self._present[cam.name] and frame.index % self.cfg.read_every_n == 0):
             self._read(cam, frame, read_plate=due)  # the plate if due; the hazard panels at their cadence
         if not due and self._skipped_still:
-            self._touch(ts)  # the same pixels as the last read: the plates read there are still there
+            self.tracker.touch(ts)  # the same pixels as the last read: the plates read there are still there
         self._close_gone(ts, seen, occ)
         for t in self.tracker.live():
             d = self.assembler.track_draft(t.id)
@@ -268,11 +269,6 @@ class LaneProcessor:
 
     _vcache: tuple[Frame, np.ndarray] | None = None
 
-    def _touch(self, ts: datetime) -> None:
-        for t in self.tracker.live():
-            if not t.lost:
-                t.last_seen = ts
-
     def _startup(self, ts: datetime) -> bool:
         """A vehicle first read now was in view when the lane started."""
         occ = self._occ.get(self._track_cam or "")
@@ -287,6 +283,9 @@ class LaneProcessor:
         for r in reads:
             self._waiting[id(r)] = (r, ts, cam.name, frame.image)
         newly = self.tracker.observe(ts, frame.image, reads, startup=self._startup(ts))
+        if self._startup(ts) and not self._places_held and self._views[cam.name].identity:
+            self._places_held = True  # plates in view at start-up that the look could not read (tracks.py)
+            self.tracker.hold_places(ts, frame.image, self._plate_in_sight(cam, frame, []) or [])
         a = self.assembler
 
         def add(r: PlateRead, d: PassageDraft) -> None:
@@ -332,7 +331,7 @@ class LaneProcessor:
             elif owner is None and a.open_passage is not None:
                 add(r, a.open_passage)  # a no-read (the inspector sees why), or a read without a box
         for t in self.tracker.live():
-            t.settled = settled_text(t, self.cfg.enough_reads, SETTLED_CONFIDENCE)
+            t.settled = t.place_only or settled_text(t, self.cfg.enough_reads, SETTLED_CONFIDENCE)
         # keep (with their frames) only the reads of vehicles that may still get a passage
         keep = {id(r) for t in self.tracker.live() if not t.startup and not t.departed for r in t.reads} | held
         self._waiting = {k: v for k, v in self._waiting.items() if k in keep}
@@ -459,7 +458,7 @@ class LaneProcessor:
               and self._due(cam, "container", frame, self.cfg.container_every_n)
               and self._text_in_sight(cam, "container", vimg)):
             codes = self._timed("container", lambda: container_r.read(vimg))
-            codes = [c.model_copy(update={"box": to_frame(c.box)}) for c in codes]
+            codes = [c.model_copy(update={"box": to_frame(c.box)}) for c in codes if not a.decided_code(c.code, ts)]
             self.stats.reads["container"] += 1
             if codes:
                 a.add_containers(ts, cam.name, codes, img)

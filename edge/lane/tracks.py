@@ -22,6 +22,11 @@ reader already gives a box and a text for every plate it reads, so a vehicle is 
   unseen. A plate read again soon after its track
   ended (the exact text within three `lost_s`), or first seen beyond the exit line, is a vehicle that already left:
   `departed`, never a new passage.
+* **Start-up places**: a plate in view at start-up that the first look could not read (too dirty, too small, seen
+  at an angle) is still a vehicle that was there before the start. Its place (`hold_places`) is followed like a
+  settled plate, and the first read there joins it, so that vehicle stays a start-up one when it moves on and
+  becomes readable (queues of real photos: 2 of 19 clips gave it a passage). A place that cannot be followed, or
+  is still unread after `PLACE_HOLD_S`, is dropped.
 
 Pure logic on boxes and grey images; time comes from frame timestamps.
 """
@@ -53,6 +58,11 @@ FOLLOW_PAD = 0.25  # template: the plate box with this much context on each side
 # when the one in front has gone) would follow that for ever and merge two vehicles into one passage (seen on queues
 # of real photos, smartgate_tools.bench.photo_clips: scores 0.96 on the plate, 0.68 on the first frame it had gone)
 FOLLOW_KEEP = 0.85
+# A start-up place (a plate-shaped line nobody could read at start-up) is held at most this long: a vehicle standing
+# at the barrier when the daemon started moves on within it, and a sign that only looks like a plate must not
+# hold a place on the lane for ever (reads of other vehicles' plates there would join it)
+PLACE_HOLD_S = 30.0
+PLACE_SIZE = 2.0  # a read joins a place only if their heights are within this ratio (the same plate, nearer)
 
 
 def centre(b: Box) -> tuple[float, float]:
@@ -91,6 +101,11 @@ class Track:
     first_box: Box | None = None
 
     @property
+    def place_only(self) -> bool:
+        """A start-up place: no read yet (see `PlateTracker.hold_places`)."""
+        return not self.reads
+
+    @property
     def confirmed(self) -> bool:
         """Two reads make a vehicle; three when no read fits a VN/CN grammar (a sign, a sticker?)."""
         national = any(r.country in ("VN", "CN") for r in self.reads)
@@ -119,6 +134,10 @@ def same_plate(t: Track, text: str) -> bool:
     if not known or max(JaroWinkler.similarity(text, k) for k in known) < SAME_TEXT:
         return False
     return not t.lost or min(Levenshtein.distance(text, k) for k in known) <= LOST_SAME_EDITS
+
+
+def _similar_size(a: Box, b: Box) -> bool:
+    return max(a.h, b.h) <= PLACE_SIZE * max(1, min(a.h, b.h))
 
 
 def _grey(image: np.ndarray) -> np.ndarray:
@@ -198,6 +217,8 @@ class PlateTracker:
             assert r.box is not None
             for t in live:
                 cost = self._near(t, r.box, ts)
+                if t.place_only and (cost is None or not _similar_size(t.box, r.box)):
+                    continue
                 exact = (r.text or "") in t.text_counts()
                 if cost is None and not exact:
                     continue  # elsewhere, and not the same text: another vehicle
@@ -250,6 +271,27 @@ class PlateTracker:
         if nt.confirmed:
             newly.append(nt)
         return True
+
+    def hold_places(self, ts: datetime, image: np.ndarray, boxes: Sequence[Box]) -> int:
+        """Start-up: plate-shaped lines (the plate gate's boxes) that no track covers are vehicles' plates the
+        first look could not read; each becomes a followed start-up place. Returns how many."""
+        grey = _grey(image)
+        self._shape = (int(image.shape[0]), int(image.shape[1]))
+        n = 0
+        for b in boxes:
+            if any(t.box.iou(b) > 0.0 or self._near(t, b, ts) is not None for t in self.live()):
+                continue
+            t = Track(id=next(self._ids), first_seen=ts, last_seen=ts, box=b, hits=0, startup=True, first_box=b,
+                      settled=True, template=self._patch(grey, b), first_side=self._side(b))
+            self.tracks.append(t)
+            n += 1
+        return n
+
+    def touch(self, ts: datetime) -> None:
+        """The frame was skipped as unchanged: the plates followed are still where they were."""
+        for t in self.live():
+            if not t.lost:
+                t.last_seen = ts
 
     def _new(self, r: PlateRead, ts: datetime, grey: np.ndarray, startup: bool) -> Track:
         assert r.box is not None
@@ -307,7 +349,9 @@ class PlateTracker:
                 grey = _grey(image)
             found = self._match(t, grey, ts)
             if found is None:
-                if self._leaving(t, ts):
+                if t.place_only:
+                    self._end(t, "lost")  # an unread place that cannot be followed: nothing to join a read to
+                elif self._leaving(t, ts):
                     self._end(t, "left_frame")  # ran into the frame edge: gone, nothing left to read
                 else:
                     t.lost = True  # hidden or not found: read again
@@ -361,7 +405,7 @@ class PlateTracker:
                 reason = "left_zone"
             elif self._shape is not None and (self._outside(t.box) or t.last_seen < ts and self._leaving(t, ts)):
                 reason = "left_frame"
-            elif ts - t.last_seen >= self.lost:
+            elif ts - t.last_seen >= self.lost or t.place_only and (ts - t.first_seen).total_seconds() > PLACE_HOLD_S:
                 reason = "lost"
             if reason:
                 self._end(t, reason)
