@@ -142,3 +142,16 @@ def test_real_plates_in_a_queue_one_passage_each_with_its_plate(tmp_path: Path) 
     assert v["vehicles"] == len(names) - 1
     assert v["false"] == 0 and v["merged"] == 0 and v["duplicates"] == 0 and v["startup"] == 0
     assert v["found_at_time"] == v["vehicles"], [(x["plate"], x["at_time"]) for x in data["lanes"]["clip-000"]["per_vehicle"]]
+
+
+@pytest.mark.skipif(not (SHARED / "train" / "plate_vn" / "labels.csv").is_file(), reason="needs ../shared/train")
+def test_clip_truth_uses_the_audited_labels_unless_asked_for_the_shipped_ones() -> None:
+    """A training crop labelled 30A19752 whose plate reads 30E19752 (smartgate_tools/data/label_audit.csv): with
+    the shipped label a right read of it would count as a false passage and a missed vehicle."""
+    from smartgate_tools.bench.photo_clips import load_photos
+
+    labels = [str(SHARED / "train" / "plate_vn" / "labels.csv")]
+    audited = {p.path.name: p.plate for p in load_photos(labels)}
+    shipped = {p.path.name: p.plate for p in load_photos(labels, audited=False)}
+    assert audited["cartgmt_00033.jpg"] == "30E19752" and shipped["cartgmt_00033.jpg"] == "30A19752"
+    assert sum(audited[k] != shipped[k] for k in audited) == 8  # the eight VN corrections, nothing else

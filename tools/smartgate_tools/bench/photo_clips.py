@@ -23,7 +23,8 @@ With `--containers c.csv`, two-camera lanes for `smartgate bench --samples` inst
 and a container camera (real container photos, seen half a window after the plate) watch the same queue.
 
 Photos labelled with several plates (or codes) are left out (their moment would be one, their passages several).
-`--limit N` takes the first N rows.
+`--limit N` takes the first N rows. Labels are the audited ones (`smartgate_tools.label_audit`; `--raw-labels`:
+as shipped).
 """
 
 from __future__ import annotations
@@ -52,17 +53,20 @@ class Photo:
     plate: str
 
 
-def load_photos(label_files: list[str], source: str | None = None) -> list[Photo]:
+def load_photos(label_files: list[str], source: str | None = None, audited: bool = True) -> list[Photo]:
     """Photos with exactly one plate label (file,label columns; paths relative to the CSV); `source`: only rows
-    whose source_repo contains it."""
+    whose source_repo contains it. `audited`: the label corrections of smartgate_tools/data/label_audit.csv apply
+    (a training crop labelled 30A19752 whose plate reads 30E19752 would make a right read a false passage)."""
     import csv
+
+    from smartgate_tools.label_audit import corrected
 
     out = []
     for lf in label_files:
         base = Path(lf).parent
         with open(lf, newline="", encoding="utf-8") as f:
             for row in csv.DictReader(f):
-                label = row["label"].strip()
+                label = corrected(base.resolve().name, row["file"], row["label"].strip(), audited)
                 if source and source not in row.get("source_repo", ""):
                     continue
                 if label and "|" not in label:
@@ -295,10 +299,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--crops", action="store_true", help="the photos are plate crops: mount each on a vehicle face")
     p.add_argument("--source", default=None, help="only rows whose source_repo contains this")
+    p.add_argument("--raw-labels", action="store_true", help="the labels as shipped, without the label audit")
     p.add_argument("--containers", nargs="+", default=None, help="labels.csv of real container photos: make "
                    "two-camera lanes (plate + container camera) for `smartgate bench --samples` instead of clips")
     a = p.parse_args(argv)
-    plates = load_photos(a.labels, a.source)
+    plates = load_photos(a.labels, a.source, audited=not a.raw_labels)
     plates = plates[:a.limit] if a.limit else plates
     if a.containers:
         lanes = make_lanes(plates, load_photos(a.containers), a.out, a.per_clip, a.seed, crops=a.crops)
