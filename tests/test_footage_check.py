@@ -20,7 +20,7 @@ def _p(start: float, end: float, plate: str | None) -> PredictedPassage:
     return PredictedPassage(lane="in1", start_s=start, end_s=end, plate=plate)
 
 
-def test_scoring_counts_found_duplicates_merged_startup_and_false() -> None:
+def test_scoring_counts_found_duplicates_merged_startup_false_and_unread() -> None:
     vehicles = [Vehicle("15C95813", 1.0, at_startup=True), Vehicle("29C12345", 5.0), Vehicle("29C12346", 9.0),
                 Vehicle("29C12347", 13.0), Vehicle("29C12348", 17.0)]
     preds = [
@@ -31,13 +31,15 @@ def test_scoring_counts_found_duplicates_merged_startup_and_false() -> None:
         _p(20.0, 21.0, "29C12348"),  # found, but at the wrong time (3 s after its moment)
         _p(22.0, 23.0, "51F99999"),  # nobody's plate: false
         _p(24.0, 25.0, None),  # an empty passage: false
+        _p(12.5, 13.4, None),  # at 29C12347's moment without a plate (the reader abstained): unread, not false
     ]
     s = score_vehicles(preds, vehicles, tolerance_s=1.0)
-    assert s.vehicles == 4 and s.passages == 7
-    assert (s.found, s.found_at_time, s.missed) == (3, 2, 1)
-    assert (s.duplicates, s.merged, s.startup, s.false) == (1, 1, 1, 2)
+    assert s.vehicles == 4 and s.passages == 8
+    assert (s.found, s.found_at_time, s.missed) == (3, 2, 1)  # an unread passage finds no vehicle
+    assert (s.duplicates, s.merged, s.startup, s.false, s.unread) == (1, 1, 1, 2, 1)
     assert [v["found"] for v in s.per_vehicle] == [False, True, True, False, True]
-    assert [p["kind"] for p in s.per_passage] == ["startup", "found", "duplicate", "found", "found", "false", "false"]
+    assert [p["kind"] for p in s.per_passage] == ["startup", "found", "duplicate", "found", "unread", "found", "false",
+                                                  "false"]
 
 
 def test_clip_layout_one_video_and_a_json_of_vehicles(tmp_path: Path) -> None:

@@ -24,6 +24,26 @@ def test_grammar_valid_member_preferred_inside_cluster():
     assert v is not None and v.read.text == "24C12345"
 
 
+def _cn(text, n, conf=0.97):
+    return [PlateRead(text=text, confidence=conf, country="CN", format="cn_ordinary")] * n
+
+
+def test_reads_split_between_provinces_abstain_instead_of_guessing():
+    """A small glyph is read as a look-alike province with full confidence: when no province has more than twice
+    the reads of another, the passage's plate is a `province_disagrees` no-read with the candidates in `raw`."""
+    v = vote_plate(_cn("苏G603HZ", 3) + _cn("浙G603HZ", 2))
+    assert v is not None and v.read.text is None and v.read.reason == "province_disagrees"
+    assert v.read.raw == "苏G603HZ / 浙G603HZ" and v.support == 5
+    assert vote_plate(_cn("鲁AST546", 2) + _cn("晋AST546", 1)).read.reason == "province_disagrees"
+    # a clear majority stands (3:1, seen on right passages), and so does one province read many times
+    assert vote_plate(_cn("皖A80375", 3) + _cn("赣A80375", 1)).read.text == "皖A80375"
+    assert vote_plate(_cn("湘AL8387", 5) + _cn("鄂AL8387", 1) + _cn("湘AL8381", 1)).read.text == "湘AL8387"
+    # serial misreads under one province are the ordinary vote's business
+    assert vote_plate(_cn("京NQ1E11", 2) + _cn("京NQ1ELL", 2)).read.text is not None
+    # a province read on another serial (two characters off) is not a vote on this plate's province
+    assert vote_plate(_cn("苏G603HZ", 2) + _cn("浙G608HX", 2) + _cn("苏G603HZ", 1)).read.text == "苏G603HZ"
+
+
 def _c(code, ok, conf=0.9, corrected=False):
     return ContainerRead(code=code, check_digit_ok=ok, confidence=conf, corrected=corrected)
 

@@ -17,6 +17,7 @@ from typing import Generic, TypeVar
 
 from rapidfuzz.distance import JaroWinkler
 
+from edge.domain.plate_grammar import PROVINCE_SET
 from edge.domain.types import ContainerRead, HazardRead, PlateRead
 
 T = TypeVar("T")
@@ -102,7 +103,38 @@ def vote_plate(reads: Sequence[PlateRead]) -> PlateVote | None:
     # Within the cluster, the exact string seen most often wins; confidence breaks ties.
     counts = best.key_counts
     winner = max(best.members, key=lambda r: (r.format is not None, counts[r.text or ""], r.confidence))
+    split = province_split(winner, best.members)
+    if split:
+        winner = PlateRead(raw=" / ".join(split), reason="province_disagrees", confidence=winner.confidence,
+                           box=winner.box)
     return PlateVote(read=winner, support=best.support, total=len(texted))
+
+
+def province_split(winner: PlateRead, members: Sequence[PlateRead]) -> list[str]:
+    """The CN plates the reads of one vehicle name, most read first, when they disagree on its province glyph and
+    no province has more than twice the reads of another; else [] (the vote stands).
+
+    A small or blurred glyph is read as a look-alike with full confidence (粤 as 鄂, 浙 as 苏, 晋 as 鲁), so a vote
+    between provinces is a guess, and a wrong province is another vehicle's identity: abstain (`province_disagrees`,
+    the candidates in `raw` for the inspector). On queues of real photos (smartgate_tools.bench.photo_clips, 257 CN
+    passages) six passages' reads named two provinces: the four right ones 3:1 to 5:1, the two wrong ones 3:2 and
+    2:1. Reads of the same serial (at most one other character) count; a glyph read once among many is a misread.
+    """
+    text = winner.text or ""
+    if winner.country != "CN" or not text or text[0] not in PROVINCE_SET:
+        return []
+    votes: Counter[str] = Counter()
+    for r in members:
+        t = r.text or ""
+        if r.country == "CN" and len(t) == len(text) and t[0] in PROVINCE_SET and sum(
+                a != b for a, b in zip(t[1:], text[1:], strict=True)) <= 1:
+            votes[t[0]] += 1
+    if len(votes) < 2:
+        return []
+    (_, n1), (_, n2) = votes.most_common(2)
+    if n1 > 2 * n2:
+        return []
+    return [g + text[1:] for g, _ in votes.most_common()]
 
 
 NEAR_CODE = 4  # codes differing in at most this many places may be misreads of one another

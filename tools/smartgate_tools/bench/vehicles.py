@@ -55,8 +55,9 @@ class VehicleScore:
     duplicates: int
     merged: int
     startup: int
-    false: int
+    false: int  # a plate that is none of the vehicles' (a misread, a sign), or a passage with no vehicle at all
     passages: int
+    unread: int = 0  # a passage at a vehicle's time without a plate (the reader abstained): flagged, not false
     per_vehicle: list[dict[str, Any]] = field(default_factory=list)
     per_passage: list[dict[str, Any]] = field(default_factory=list)
 
@@ -125,7 +126,7 @@ def score_vehicles(preds: list[PredictedPassage], vehicles: list[Vehicle], toler
     keys = [label_key(v.plate) for v in vehicles]
     want = [v for v in vehicles if not v.at_startup]
     found: dict[int, int] = {}  # vehicle index → its first passage
-    counts = dict.fromkeys(("duplicates", "merged", "startup", "false"), 0)
+    counts = dict.fromkeys(("duplicates", "merged", "startup", "false", "unread"), 0)
     at_time: set[int] = set()
     per_passage = []
     for j, p in enumerate(sorted(preds, key=lambda p: p.start_s)):
@@ -146,6 +147,8 @@ def score_vehicles(preds: list[PredictedPassage], vehicles: list[Vehicle], toler
                 kind = "found"
                 if i in inside:
                     at_time.add(i)
+        if kind == "false" and p.plate is None and inside:
+            kind = "unread"
         if len(covered) >= 2:  # its own span holds two vehicles' best moments: one passage for both
             counts["merged"] += 1
         if kind != "found":
@@ -157,7 +160,7 @@ def score_vehicles(preds: list[PredictedPassage], vehicles: list[Vehicle], toler
     n_found = sum(1 for i in found if not vehicles[i].at_startup)
     return VehicleScore(vehicles=len(want), found=n_found, found_at_time=len(at_time), missed=len(want) - n_found,
                         duplicates=counts["duplicates"], merged=counts["merged"], startup=counts["startup"],
-                        false=counts["false"], passages=len(preds), per_vehicle=per_vehicle,
+                        false=counts["false"], passages=len(preds), unread=counts["unread"], per_vehicle=per_vehicle,
                         per_passage=per_passage)
 
 
@@ -187,11 +190,11 @@ def run_footage(args: Any, log: Any = print) -> dict[str, Any]:
     per_lane = {s.lane: score_vehicles(run.passages.get(s.lane, []), v, tol) for s, v in loaded}
     total = VehicleScore(**{k: sum(getattr(s, k) for s in per_lane.values())
                             for k in ("vehicles", "found", "found_at_time", "missed", "duplicates", "merged",
-                                      "startup", "false", "passages")})
+                                      "startup", "false", "passages", "unread")})
     log(f"footage: {run.frames} frames in {run.wall_s:.1f} s = {run.frames_per_s:.1f} frames/s; vehicles "
         f"{total.vehicles}: found {total.found} ({total.found_at_time} at the right time), missed {total.missed}, "
         f"duplicates {total.duplicates}, merged {total.merged}, start-up passages {total.startup}, "
-        f"false passages {total.false}")
+        f"false passages {total.false}, unread {total.unread}")
     data = {"footage": str(args.footage), "site_config": str(site_path) if site_path else None,
             "time_tolerance_s": tol, "frames": run.frames, "frames_per_s": round(run.frames_per_s, 2),
             "reads": run.reads, "vehicles": total.summary(),
