@@ -189,9 +189,10 @@ def run_with(reader: ToyPlateReader, trucks: list[Truck], frames: int, cfg: dict
 
 
 def test_a_truck_in_view_at_startup_whose_plate_is_read_only_once_it_moves_makes_no_passage(monkeypatch) -> None:
-    """The start-up look finds a plate-shaped line it cannot read: that place is held (followed) as a start-up
-    vehicle's, so when the truck moves on and its plate becomes readable it is still the vehicle that was there
-    before the start. Without the held place it was a new vehicle with a passage (queues of real photos)."""
+    """The start-up look finds a plate-shaped line it cannot read: that place is held as a start-up vehicle's
+    (followed, not read, like a settled plate), so when the truck moves on and its plate would be readable it is
+    still the vehicle that was there before the start. Without the held place it was a new vehicle with a passage
+    (queues of real photos)."""
     from edge.lane.tracks import PlateTracker
 
     standing = motion(120, 0, y0=20.0, speed=6.0, stand=(0, 20))

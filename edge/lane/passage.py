@@ -14,9 +14,11 @@ after its front has left the trigger zone. When several passages are live (a
 queue), such a read goes to the one that closed less than `handover_s` ago
 (that vehicle's body is still passing), else to the oldest open one; and once
 a container code or panel has been seen, its later reads go to the passage that
-saw it first. A container code is one box, on one truck: once the passage that read it is decided, later reads of
-it are that box still in view (`decided_code`), never the next truck's. A truck that stops stays "present" (see edge.lane.occupancy), so its
-passage stays open; `max_s` bounds a stuck passage.
+saw it first. A container code is one box on one truck: once the passage that
+read it is decided, later reads of it are that box still in view
+(`decided_code`), never the next truck's. A truck that stops stays "present"
+(see edge.lane.occupancy), so its passage stays open; `max_s` bounds a stuck
+passage.
 
 Pure logic: no I/O, time comes from frame timestamps, so it replays
 deterministically in tests and benchmarks.

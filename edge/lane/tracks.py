@@ -24,9 +24,10 @@ reader already gives a box and a text for every plate it reads, so a vehicle is 
   `departed`, never a new passage.
 * **Start-up places**: a plate in view at start-up that the first look could not read (too dirty, too small, seen
   at an angle) is still a vehicle that was there before the start. Its place (`hold_places`) is followed like a
-  settled plate, and the first read there joins it, so that vehicle stays a start-up one when it moves on and
-  becomes readable (queues of real photos: 2 of 19 clips gave it a passage). A place that cannot be followed, or
-  is still unread after `PLACE_HOLD_S`, is dropped.
+  settled plate, and like a settled vehicle's plate it is not read again while followed; a read that does land
+  there (a look for another vehicle) joins it. So that vehicle stays a start-up one when it moves on and would
+  become readable (queues of real photos: 2 of 19 clips gave it a passage). A place that cannot be followed, or is
+  still unread after `PLACE_HOLD_S`, is dropped.
 
 Pure logic on boxes and grey images; time comes from frame timestamps.
 """
