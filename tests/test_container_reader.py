@@ -301,3 +301,24 @@ def test_ten_characters_needing_a_rare_coercion_are_not_completed_from_the_box(r
     _horizontal(misread, "MSKU37G403" + digit, 330, 120)
     assert iso6346.rare_coercion(iso6346.parse_code("MSKU37G403"))
     assert [r.code for r in reader.read(misread) if r.check_digit_ok] == []
+
+
+def test_a_yard_of_boxes_is_read_again_in_slices_and_only_codes_verified_as_read_are_added(reader, monkeypatch):
+    """Four real photos in one picture (a yard proxy, smartgate_tools.experiments.container_mosaics): two horizontal
+    codes verify at once, the vertical TRHU 307437 2 of the fourth box is found only when the picture is read again
+    in slices. Every code returned is one of the four boxes'."""
+    from edge.readers import container as mod
+    from smartgate_tools.experiments.container_mosaics import mosaic
+
+    names = ["marsa_00015.jpg", "marsa_00065.jpg", "marsa_00051.jpg", "marsa_00008.jpg"]
+    photos = [_train_photo(n) for n in names]
+    tiles = [cv2.resize(p, None, fx=640 / max(p.shape[:2]), fy=640 / max(p.shape[:2]), interpolation=cv2.INTER_AREA)
+             for p in photos]
+    yard = mosaic(tiles, 640)
+    boxes = {"PCIU2743129", "MRKU3543983", "MRKU2386679", "TRHU3074372"}
+    codes = [r.code for r in reader.read(yard)]
+    assert "TRHU3074372" in codes and set(codes) <= boxes
+    found = next(r for r in reader.read(yard) if r.code == "TRHU3074372")
+    assert found.box is not None and found.box.x >= 640 and found.box.y >= 640  # mapped back: the bottom-right box
+    monkeypatch.setattr(mod, "SLICE_WHEN_CODES", 99)  # no slices: what the whole picture alone gives
+    assert "TRHU3074372" not in [r.code for r in reader.read(yard)]

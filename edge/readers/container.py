@@ -13,6 +13,8 @@ How it reads (see docs/container_reader.md):
 5. A photo where a piece of a code is left unexplained (or, for single photos, nothing verified) is read once
    more with the detector at RETRY_MAX_SIDE, enlarging a smaller photo: small stacked glyphs, boxed digits and
    a serial's last digit lost at DET_MAX_SIDE are found there; what verifies is added.
+   A photo where several codes verified (a yard?) is read again in 2×2 slices, each like a small photo; a slice's
+   code is added only if it verifies as read (`_sliced`).
 6. Only codes whose check digit verifies are returned (an unverified read is a no-read at a gate); the
    size/type code is searched in the lines just below (or right of) the code.
 """
@@ -53,6 +55,11 @@ RETRY_MAX_SIDE = 1280  # the detector's input long side for the second pass (see
 # a tall strip showing fewer characters is not read extended (ContainerReader._read_tall): of the tall strips of the
 # 220 real photos of train and dev, none of the 101 with at most 6 ink rows and no longer reading gave a code
 MIN_STRIP_CHARS = 6
+# A photo where this many codes verified may show more boxes (a yard): it is read again in 2×2 slices overlapping by
+# SLICE_OVERLAP (ContainerReader._sliced). On 2×2 mosaics of the real training photos (smartgate_tools.experiments.
+# container_mosaics) vertical codes read alone were lost in company: the mosaic's horizontal codes verify first.
+SLICE_WHEN_CODES = 2
+SLICE_OVERLAP = 0.15
 
 
 class ContainerReader:
@@ -102,6 +109,29 @@ class ContainerReader:
             return []
         if image.ndim == 2:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        reads = self._read_photo(image)
+        if self.retry_max_side and sum(r.check_digit_ok for r in reads) >= SLICE_WHEN_CODES:
+            reads += self._sliced(image, reads)
+        return reads
+
+    def _sliced(self, image: np.ndarray, reads: list[ContainerRead]) -> list[ContainerRead]:
+        """A photo with several boxes (a yard) read again in 2×2 overlapping slices: a far box's vertical code is
+        found in its slice, which is read like a small photo, not beside a verified code (see SLICE_WHEN_CODES).
+        Only codes that verify as read are added: a slice's small glyphs "corrected" by the check digit gave
+        misreads of the boxes around."""
+        H, W = image.shape[:2]
+        th, tw = int(H / 2 * (1 + SLICE_OVERLAP)), int(W / 2 * (1 + SLICE_OVERLAP))
+        out: list[ContainerRead] = []
+        for y0 in (0, H - th):
+            for x0 in (0, W - tw):
+                for r in self._read_photo(image[y0:y0 + th, x0:x0 + tw]):
+                    if r.check_digit_ok and not r.corrected and r.code not in {x.code for x in reads + out}:
+                        b = r.box
+                        out.append(r.model_copy(update={"box": b and Box(x=b.x + x0, y=b.y + y0, w=b.w, h=b.h)}))
+        return out
+
+    def _read_photo(self, image: np.ndarray) -> list[ContainerRead]:
+        """Every code of one image: the first pass and, where needed, the larger second pass."""
         reads, lines = self._read_at(image, self.det_max_side)
         # the detector again, larger (RETRY_MAX_SIDE; a smaller photo is enlarged), where the small glyphs of a
         # vertical code, a boxed check digit or a serial's last digit lost at the first pass's size are found:
