@@ -322,3 +322,18 @@ def test_a_yard_of_boxes_is_read_again_in_slices_and_only_codes_verified_as_read
     assert found.box is not None and found.box.x >= 640 and found.box.y >= 640  # mapped back: the bottom-right box
     monkeypatch.setattr(mod, "SLICE_WHEN_CODES", 99)  # no slices: what the whole picture alone gives
     assert "TRHU3074372" not in [r.code for r in reader.read(yard)]
+
+
+def test_a_large_photo_where_no_code_was_found_is_read_again_in_slices(reader, monkeypatch):
+    """A 4K picture with the box in one part of it (a phone photo of a yard): the second pass reads the whole at
+    1280 px, where the vertical TRHU 307437 2 is too small; its slice, read like a photo of its own, finds it."""
+    from edge.readers import container as mod
+
+    photo = _train_photo("marsa_00008.jpg")
+    big = np.full((2880, 3840, 3), 100, np.uint8)
+    big[200:200 + photo.shape[0], 2400:2400 + min(photo.shape[1], 1280)] = photo[:, :1280]
+    reads = reader.read(big)
+    assert [r.code for r in reads] == ["TRHU3074372"]
+    assert reads[0].box is not None and reads[0].box.x >= 2400  # mapped back from its slice
+    monkeypatch.setattr(mod, "SLICE_LARGE", 99.0)  # no slices: what the whole photo gives
+    assert reader.read(big) == []

@@ -13,8 +13,8 @@ How it reads (see docs/container_reader.md):
 5. A photo where a piece of a code is left unexplained (or, for single photos, nothing verified) is read once
    more with the detector at RETRY_MAX_SIDE, enlarging a smaller photo: small stacked glyphs, boxed digits and
    a serial's last digit lost at DET_MAX_SIDE are found there; what verifies is added.
-   A photo where several codes verified (a yard?) is read again in 2×2 slices, each like a small photo; a slice's
-   code is added only if it verifies as read (`_sliced`).
+   A photo where several codes verified (a yard?), or a large one where none did, is read again in 2×2 slices,
+   each like a small photo; a slice's code is added only if it verifies as read (`_sliced`).
 6. Only codes whose check digit verifies are returned (an unverified read is a no-read at a gate); the
    size/type code is searched in the lines just below (or right of) the code.
 """
@@ -60,6 +60,7 @@ MIN_STRIP_CHARS = 6
 # container_mosaics) vertical codes read alone were lost in company: the mosaic's horizontal codes verify first.
 SLICE_WHEN_CODES = 2
 SLICE_OVERLAP = 0.15
+SLICE_LARGE = 1.5  # ... and so is a photo this many times RETRY_MAX_SIDE or larger where no code verified
 
 
 class ContainerReader:
@@ -110,7 +111,11 @@ class ContainerReader:
         if image.ndim == 2:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
         reads = self._read_photo(image)
-        if self.retry_max_side and sum(r.check_digit_ok for r in reads) >= SLICE_WHEN_CODES:
+        verified = sum(r.check_digit_ok for r in reads)
+        retry = self.retry_max_side or 0
+        # a yard (several codes verified), or a large photo where not one code was found (its boxes may be small
+        # parts of it: a phone photo is 4000 px, the second pass reads it at 1280)
+        if retry and (verified >= SLICE_WHEN_CODES or not verified and max(image.shape[:2]) >= SLICE_LARGE * retry):
             reads += self._sliced(image, reads)
         return reads
 
