@@ -337,3 +337,17 @@ def test_a_large_photo_where_no_code_was_found_is_read_again_in_slices(reader, m
     assert reads[0].box is not None and reads[0].box.x >= 2400  # mapped back from its slice
     monkeypatch.setattr(mod, "SLICE_LARGE", 99.0)  # no slices: what the whole photo gives
     assert reader.read(big) == []
+
+
+def test_a_code_a_large_photo_gave_only_through_a_correction_must_be_read_again_in_its_slice(reader, monkeypatch):
+    """marsa_00004's vertical BEAU 265693 1 in a 2560 px picture: at the second pass's 1280 px it reads as AAIU
+    276691 with a digit "corrected" into a valid code (0.98), another container's identity. Read again in its
+    slice (larger) it does not read so: the corrected code is dropped, a no-read instead of a wrong read."""
+    from edge.readers import container as mod
+
+    photo = _train_photo("marsa_00004.jpg")
+    big = np.random.RandomState(2).randint(80, 120, (2560, 2560, 3)).astype(np.uint8)  # legacy stream: stable
+    big[191:191 + photo.shape[0], 816:816 + photo.shape[1]] = photo
+    assert reader.read(big) == []
+    monkeypatch.setattr(mod, "SLICE_LARGE", 99.0)  # no slices: the whole picture's read stands
+    assert [(r.code, r.corrected) for r in reader.read(big)] == [("AAIU2766910", True)]

@@ -13,8 +13,9 @@ How it reads (see docs/container_reader.md):
 5. A photo where a piece of a code is left unexplained (or, for single photos, nothing verified) is read once
    more with the detector at RETRY_MAX_SIDE, enlarging a smaller photo: small stacked glyphs, boxed digits and
    a serial's last digit lost at DET_MAX_SIDE are found there; what verifies is added.
-   A photo where several codes verified (a yard?), or a large one where none did, is read again in 2×2 slices,
-   each like a small photo; a slice's code is added only if it verifies as read (`_sliced`).
+   A photo where several codes verified (a yard?), or a large one where none did or one only through a
+   correction, is read again in 2×2 slices, each like a small photo; a slice's code is added only if it verifies
+   as read, and a large photo's corrected code stands only if its slice reads it too (`_sliced`).
 6. Only codes whose check digit verifies are returned (an unverified read is a no-read at a gate); the
    size/type code is searched in the lines just below (or right of) the code.
 """
@@ -60,7 +61,7 @@ MIN_STRIP_CHARS = 6
 # container_mosaics) vertical codes read alone were lost in company: the mosaic's horizontal codes verify first.
 SLICE_WHEN_CODES = 2
 SLICE_OVERLAP = 0.15
-SLICE_LARGE = 1.5  # ... and so is a photo this many times RETRY_MAX_SIDE or larger where no code verified
+SLICE_LARGE = 1.5  # ... and so is a photo this many times RETRY_MAX_SIDE or larger where no code verified as read
 
 
 class ContainerReader:
@@ -113,16 +114,24 @@ class ContainerReader:
         reads = self._read_photo(image)
         verified = sum(r.check_digit_ok for r in reads)
         retry = self.retry_max_side or 0
-        # a yard (several codes verified), or a large photo where not one code was found (its boxes may be small
-        # parts of it: a phone photo is 4000 px, the second pass reads it at 1280)
-        if retry and (verified >= SLICE_WHEN_CODES or not verified and max(image.shape[:2]) >= SLICE_LARGE * retry):
-            reads += self._sliced(image, reads)
+        # a large photo (a phone photo is 4000 px, the second pass reads it at 1280): its boxes may be small parts of
+        # it, so where not one code was found, or one verified only through a check-digit correction, it is read in
+        # slices; so is a yard (several codes verified)
+        large = bool(retry) and max(image.shape[:2]) >= SLICE_LARGE * retry
+        doubt = large and any(r.check_digit_ok and r.corrected for r in reads)
+        if retry and (verified >= SLICE_WHEN_CODES or large and (not verified or doubt)):
+            again = self._sliced(image)
+            if large:  # a corrected code of a large photo stands only if a slice, read larger, reads it too
+                reads = [r for r in reads if not (r.check_digit_ok and r.corrected) or r.code in {a.code for a in again}]
+            for a in again:
+                if not a.corrected and a.code not in {r.code for r in reads}:
+                    reads.append(a)
         return reads
 
-    def _sliced(self, image: np.ndarray, reads: list[ContainerRead]) -> list[ContainerRead]:
-        """A photo with several boxes (a yard) read again in 2×2 overlapping slices: a far box's vertical code is
-        found in its slice, which is read like a small photo, not beside a verified code (see SLICE_WHEN_CODES).
-        Only codes that verify as read are added: a slice's small glyphs "corrected" by the check digit gave
+    def _sliced(self, image: np.ndarray) -> list[ContainerRead]:
+        """Every verified code of the photo read again in 2×2 overlapping slices, each like a photo of its own (a far
+        box's vertical code is found in its slice, not beside a verified code), boxes in the photo's pixels. The
+        caller adds only those that verified as read: a slice's small glyphs "corrected" by the check digit gave
         misreads of the boxes around."""
         H, W = image.shape[:2]
         th, tw = int(H / 2 * (1 + SLICE_OVERLAP)), int(W / 2 * (1 + SLICE_OVERLAP))
@@ -130,7 +139,7 @@ class ContainerReader:
         for y0 in (0, H - th):
             for x0 in (0, W - tw):
                 for r in self._read_photo(image[y0:y0 + th, x0:x0 + tw]):
-                    if r.check_digit_ok and not r.corrected and r.code not in {x.code for x in reads + out}:
+                    if r.check_digit_ok:
                         b = r.box
                         out.append(r.model_copy(update={"box": b and Box(x=b.x + x0, y=b.y + y0, w=b.w, h=b.h)}))
         return out
