@@ -282,8 +282,9 @@ class LaneProcessor:
         ts = frame.timestamp
         for r in reads:
             self._waiting[id(r)] = (r, ts, cam.name, frame.image)
-        newly = self.tracker.observe(ts, frame.image, reads, startup=self._startup(ts))
-        if self._startup(ts) and not self._places_held and self._views[cam.name].identity:
+        startup = self._startup(ts)
+        newly = self.tracker.observe(ts, frame.image, reads, startup=startup)
+        if startup and not self._places_held and self._views[cam.name].identity:
             self._places_held = True  # plates in view at start-up that the look could not read (tracks.py)
             self.tracker.hold_places(ts, frame.image, self._plate_in_sight(cam, frame, []) or [])
         a = self.assembler

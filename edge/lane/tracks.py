@@ -280,7 +280,7 @@ class PlateTracker:
         self._shape = (int(image.shape[0]), int(image.shape[1]))
         n = 0
         for b in boxes:
-            if any(t.box.iou(b) > 0.0 or self._near(t, b, ts) is not None for t in self.live()):
+            if any(self._near(t, b, ts) is not None for t in self.live()):  # a track is there: not unread
                 continue
             t = Track(id=next(self._ids), first_seen=ts, last_seen=ts, box=b, hits=0, startup=True, first_box=b,
                       settled=True, template=self._patch(grey, b), first_side=self._side(b))

@@ -122,10 +122,13 @@ class ContainerReader:
         if retry and (verified >= SLICE_WHEN_CODES or large and (not verified or doubt)):
             again = self._sliced(image)
             if large:  # a corrected code of a large photo stands only if a slice, read larger, reads it too
-                reads = [r for r in reads if not (r.check_digit_ok and r.corrected) or r.code in {a.code for a in again}]
+                sliced = {a.code for a in again}
+                reads = [r for r in reads if not (r.check_digit_ok and r.corrected) or r.code in sliced]
+            known = {r.code for r in reads}
             for a in again:
-                if not a.corrected and a.code not in {r.code for r in reads}:
+                if not a.corrected and a.code not in known:
                     reads.append(a)
+                    known.add(a.code)
         return reads
 
     def _sliced(self, image: np.ndarray) -> list[ContainerRead]:

@@ -64,9 +64,10 @@ def load_photos(label_files: list[str], source: str | None = None, audited: bool
     out = []
     for lf in label_files:
         base = Path(lf).parent
+        set_name = base.resolve().name  # the audit's set: plate_vn, plate_cn ...
         with open(lf, newline="", encoding="utf-8") as f:
             for row in csv.DictReader(f):
-                label = corrected(base.resolve().name, row["file"], row["label"].strip(), audited)
+                label = corrected(set_name, row["file"], row["label"].strip(), audited)
                 if source and source not in row.get("source_repo", ""):
                     continue
                 if label and "|" not in label:
