@@ -32,14 +32,19 @@ def test_scoring_counts_found_duplicates_merged_startup_false_and_unread() -> No
         _p(22.0, 23.0, "51F99999"),  # nobody's plate: false
         _p(24.0, 25.0, None),  # an empty passage: false
         _p(12.5, 13.4, None),  # at 29C12347's moment without a plate (the reader abstained): unread, not false
+        _p(12.6, 13.5, None),  # the same again: 29C12347 is credited already, a vehicle counted twice
+        _p(4.5, 5.2, None),  # at 29C12345's moment, which its plate's passage found: extra, not unread
     ]
     s = score_vehicles(preds, vehicles, tolerance_s=1.0)
-    assert s.vehicles == 4 and s.passages == 8
+    assert s.vehicles == 4 and s.passages == 10
     assert (s.found, s.found_at_time, s.missed) == (3, 2, 1)  # an unread passage finds no vehicle
-    assert (s.duplicates, s.merged, s.startup, s.false, s.unread) == (1, 1, 1, 2, 1)
+    assert (s.duplicates, s.merged, s.startup, s.false, s.unread, s.extra) == (1, 1, 1, 2, 1, 2)
+    assert s.unrecorded == 0  # the missed vehicle has its (unread) passage
     assert [v["found"] for v in s.per_vehicle] == [False, True, True, False, True]
-    assert [p["kind"] for p in s.per_passage] == ["startup", "found", "duplicate", "found", "unread", "found", "false",
-                                                  "false"]
+    assert [v["unread"] for v in s.per_vehicle] == [False, False, False, True, False]
+    assert [p["kind"] for p in s.per_passage] == ["startup", "found", "extra", "duplicate", "found", "unread",
+                                                  "extra", "found", "false", "false"]
+    assert score_vehicles(preds[:7], vehicles).unrecorded == 1  # without it: 29C12347 passed with no passage
 
 
 def test_clip_layout_one_video_and_a_json_of_vehicles(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from edge.domain.types import (
     PlateRead,
     TextEvidence,
 )
-from edge.lane.passage import BestEvidence, PassageDraft, hazard_key
+from edge.lane.passage import UNREAD_KEY, BestEvidence, PassageDraft, hazard_key
 
 
 @dataclass(frozen=True)
@@ -142,8 +142,9 @@ def evidence_images(draft: PassageDraft, voted: Voted) -> list[EvidenceImage]:
             img = crop_box(ev.image, ev.box) if crop else ev.image
             images.append(EvidenceImage(kind, ev.camera, ev.timestamp, img, key))
 
-    if voted.plate is not None and voted.plate.text:
-        ev = draft.evidence.get(("plate", voted.plate.text))
+    if voted.plate is not None:
+        # a plate never read (edge.lane.unread) shows the inspector where its plate-shaped line was seen largest
+        ev = draft.evidence.get(("plate", voted.plate.text or UNREAD_KEY))
         add("plate", ev, crop=True)
         add("overview", ev, crop=False)
     for c in voted.containers:

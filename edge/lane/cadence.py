@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from edge.domain.types import Box
 from edge.lane.passage import PassageDraft
+from edge.lane.tracks import Track
 
 SETTLED_CONFIDENCE = 0.9  # reads at least this sure count towards `enough_reads`
 AGREED_RUN_EXTRA = 2  # cargo: `enough_reads` + this many classifications in a row of one class also settle it ...
@@ -127,3 +129,38 @@ class FindLog:
 
     def __bool__(self) -> bool:
         return bool(self._finds or self._empty)
+
+
+def settled_text(t: Track, need: int, min_conf: float) -> bool:
+    """`need` confident reads (≥ `min_conf`) of the vehicle's leading text agree: reading it more would not change
+    its passage's vote (0: never settled). Text only the generic grammar takes needs twice as many: a CN plate
+    whose province glyph is lost while it is still small reads as a foreign one (川AS9V79 as MAS9V79, on queues of
+    real photos), and the passage vote lets two national reads outvote up to three generic ones
+    (`voting.vote_plate`), so reading on while the plate grows lets its national reading win."""
+    if not need:
+        return False
+    counts = t.text_counts(min_conf)
+    if not counts:
+        return False
+    text, n = counts.most_common(1)[0]
+    national = any(r.text == text and r.country in ("VN", "CN") for r in t.reads)
+    return n >= (need if national else 2 * need)
+
+
+def read_zones(boxes: list[Box], shape: tuple[int, ...]) -> list[Box]:
+    """Read zones around plate boxes: widened by half the width plus the height, and 1.5 heights up and down
+    (room for a two-line plate's other line and a box that moved on), clipped, overlapping ones merged."""
+    h, w = int(shape[0]), int(shape[1])
+    out: list[list[int]] = []
+    for b in boxes:
+        dx, dy = int(0.5 * b.w + b.h), int(1.5 * b.h)
+        z = [max(0, b.x - dx), max(0, b.y - dy), min(w, b.x + b.w + dx), min(h, b.y + b.h + dy)]
+        if z[2] - z[0] < 8 or z[3] - z[1] < 8:
+            continue
+        for o in out:
+            if z[0] < o[2] and o[0] < z[2] and z[1] < o[3] and o[1] < z[3]:
+                o[:] = [min(o[0], z[0]), min(o[1], z[1]), max(o[2], z[2]), max(o[3], z[3])]
+                break
+        else:
+            out.append(z)
+    return [Box(x=a, y=b_, w=c - a, h=d - b_) for a, b_, c, d in out]

@@ -117,6 +117,11 @@ class PipelineConfig(StrictModel):
         "passage, closed when it leaves (exit line, frame edge, or track_lost_s unseen), also in a queue where "
         "the zone never empties; occupancy stays the fallback for a single vehicle in an empty lane"
     )
+    unread_vehicles: bool = Field(
+        True, description="a plate-shaped line the plate gate keeps finding, that moves through the lane and leaves "
+        "without a plate read (and not with a read vehicle) is a vehicle never read: it gets its own passage, its "
+        "plate a never_read no-read (flagged plate_unread), so no truck passes unrecorded (edge/lane/unread.py)"
+    )
     track_lost_s: float = Field(
         1.0, gt=0, le=30, description="a vehicle track not seen (read or followed) for this long has left"
     )

@@ -38,6 +38,7 @@ from edge.domain.types import Box, CargoRead, ContainerRead, HazardRead, PlateRe
 # and a truck turned away does not come back through the lane with it within minutes. Queues of real photos
 # (smartgate_tools.bench.photo_clips --containers) gave the truck behind the box of the one in front 4 times in 150.
 DECIDED_CODE_S = 300.0
+UNREAD_KEY = "unread"  # evidence ("plate", UNREAD_KEY): where a plate never read was seen largest (edge.lane.unread)
 
 
 @dataclass
@@ -202,6 +203,14 @@ class PassageAssembler:
         d = PassageDraft(lane=self.lane, started_at=first_seen, ended_at=ts, trigger_source="track",
                          track_id=track_id)
         self._tracked.append(d)
+        return d
+
+    def closed_track(self, first_seen: datetime, last_seen: datetime, ts: datetime, track_id: int) -> PassageDraft:
+        """A vehicle judged after it left (edge.lane.unread): its own passage, closed at once, never adopting the
+        occupancy passage (that may be another vehicle's by now)."""
+        d = PassageDraft(lane=self.lane, started_at=first_seen, ended_at=last_seen, trigger_source="track",
+                         track_id=track_id, closed_at=ts)
+        self._closing.append(d)
         return d
 
     def close(self, draft: PassageDraft, ts: datetime, ended_at: datetime | None = None) -> None:

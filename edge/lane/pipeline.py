@@ -1,4 +1,4 @@
-# long: the lane's one state machine (about 500 lines); its pure rules live in cadence.py, tracks.py,
+# long: the lane's one state machine (about 530 lines); its pure rules live in cadence.py, tracks.py, unread.py,
 # passage.py and plausibility.py, and splitting the state itself would scatter one vehicle's story.
 """Per-lane processing: frames in, finished passage drafts out.
 
@@ -14,7 +14,9 @@ its own passage (or is adopted by the occupancy passage that opened for it),
 and its passage closes when the track ends (exit line, frame edge, unseen),
 even while the zone stays occupied (a queue). Occupancy opens a passage only
 for a vehicle entering a lane that was seen empty; external triggers win over
-both. Start-up: the first frame of the trigger camera is read once; a plate in
+both. A plate-shaped line that no read explains is followed as a place, and
+one that leaves as a vehicle does without ever being read gets a passage of
+its own, judged shortly after it left (edge.lane.unread). Start-up: the first frame of the trigger camera is read once; a plate in
 view then (or within `warmup_s`) is a vehicle that was there before the start
 and gets no passage, and the empty lane is learnt only once it has gone.
 
@@ -47,14 +49,17 @@ from edge.lane.cadence import (
     FindLog,
     LaneStats,
     nothing_printed,
+    read_zones,
     settled,
+    settled_text,
     thumbnail,
 )
 from edge.lane.config import PipelineConfig
 from edge.lane.occupancy import OccupancyDetector, lane_detector
-from edge.lane.passage import PassageAssembler, PassageDraft, hazard_key
+from edge.lane.passage import UNREAD_KEY, PassageAssembler, PassageDraft, hazard_key
 from edge.lane.plausibility import EDGE_PX, hazard_panel, plate_plausible
-from edge.lane.tracks import PlateTracker, Track, read_zones, settled_text
+from edge.lane.tracks import PlateTracker, Track
+from edge.lane.unread import NEVER_READ, UnreadJudge
 from edge.readers.container_gate import gate_for
 from edge.readers.interfaces import Readers
 
@@ -102,6 +107,7 @@ class LaneProcessor:
         self._last_present: dict[str, datetime] = {}
         self._last_read: dict[tuple[str, str], np.ndarray] = {}  # (camera, reader) → thumbnail it last read
         self._thumb: tuple[Frame, np.ndarray] | None = None  # the current frame's thumbnail, made once
+        self._unread = UnreadJudge()  # places that left without a read, until it is clear they were vehicles
         self._finds = FindLog()  # per live draft and reader: finds (confirmations) and reads that found nothing
         container_gate = (gate_for(readers.container, cfg.container_det_max_side, cfg.container_gate_words)
                           if cfg.container_gate else None)
@@ -190,6 +196,7 @@ class LaneProcessor:
 
     def _plate_due(self, cam: CameraConfig, frame: Frame, seen: bool, occ: OccupancyDetector) -> bool:
         self._skipped_still = False
+        self._gate_found: list[Box] = []  # the plate gate's finds on this frame (places for unread plates)
         if self.readers.plate is None or frame.index % self.cfg.read_every_n:
             return False
         live = self.tracker.live()
@@ -205,6 +212,8 @@ class LaneProcessor:
                 self._zones = [t.predicted(frame.timestamp) for t in live if not t.settled]
         elif any(t.lost for t in live):
             need = True  # a followed plate was not found: read again where it may be
+        elif any(t.place_only and not t.startup for t in live):
+            need = frame.index % search == 0  # a plate-shaped line not read yet: look as for a vehicle approaching
         elif live:
             n = self.cfg.track_probe_every_n  # every vehicle in view is followed: read only to find a new one
             need = bool(n) and frame.index % n == 0
@@ -226,7 +235,7 @@ class LaneProcessor:
             if found is not None and not found:
                 return False
             if found and self._gated(cam):
-                self._zones = found
+                self._zones = self._gate_found = found
         if self._zones is not None:
             self._zones = read_zones(self._zones, self._view_of(cam, frame).shape)
         return True
@@ -255,7 +264,8 @@ class LaneProcessor:
         boxes = [b for b in self._timed("plate_gate", lambda: finder(vimg))  # not a hazard panel's number lines
                  if b.x > m and b.y > m and b.x + b.w < w - m and b.y + b.h < h - m and not hazard_panel(vimg, b)]
         in_frame = boxes if view.identity else [view.box_to_frame(b, img.shape) for b in boxes]
-        followed = [t.box for t in live if t.settled and not t.lost]
+        # followed plates are not looked for again, except the places of plates not read yet (edge.lane.unread)
+        followed = [t.box for t in live if t.settled and not t.lost and (t.startup or not t.place_only)]
         return [b for b, f in zip(boxes, in_frame, strict=True) if not any(f.iou(x) > 0.2 for x in followed)]
 
     def _view_of(self, cam: CameraConfig, frame: Frame) -> np.ndarray:
@@ -287,6 +297,10 @@ class LaneProcessor:
         if startup and not self._places_held and self._views[cam.name].identity:
             self._places_held = True  # plates in view at start-up that the look could not read (tracks.py)
             self.tracker.hold_places(ts, frame.image, self._plate_in_sight(cam, frame, []) or [])
+        elif self.cfg.unread_vehicles and self._gate_found and not startup:
+            o = self.assembler.open_passage  # a passage opened for a vehicle not followed yet records this one
+            covered = o is not None and o.track_id is None and o.trigger_source != "track"
+            self.tracker.hold_places(ts, frame.image, self._gate_found, False, covered)  # plates not read (yet)
         a = self.assembler
 
         def add(r: PlateRead, d: PassageDraft) -> None:
@@ -342,6 +356,9 @@ class LaneProcessor:
         track_lost_s unless the zone is still busy with no other vehicle (a stopped truck with a hidden plate)."""
         a = self.assembler
         for t in self.tracker.expire(ts):
+            if t.place_only:
+                self._unread.add(t, self.tracker.recent())
+                continue
             d = a.track_draft(t.id)
             if d is None or d.closed_at is not None or a.external_open and d is a.open_passage:
                 continue
@@ -351,6 +368,21 @@ class LaneProcessor:
                 a.close(d, ts, t.last_seen)
             else:
                 d.track_id = -t.id  # its vehicle is no longer followed; the next one closes it (or the zone)
+        self._never_read(ts)
+
+    def _never_read(self, ts: datetime | None) -> None:
+        """Places that left as vehicles without a read (edge.lane.unread): each its own passage, plate unread."""
+        a = self.assembler
+        for t in self._unread.due(ts):
+            if t.snap is None or a.external_open:
+                continue  # a loop or AI-IGV passage is open: the trigger, not the camera, says which vehicles passed
+            d = a.closed_track(t.first_seen, t.last_seen, ts or t.last_seen, t.id)
+            seen, img, box = t.snap
+            a.add_plate(seen, self._track_cam or "", PlateRead(reason=NEVER_READ, box=box), img, draft=d)
+            d.keep_evidence("plate", UNREAD_KEY, 0.0, self._track_cam or "", seen, img, box)
+            d.frames = len(t.path)
+            log.info("lane %s: a vehicle left without its plate read (followed %.1f s)", self.lane,
+                     (t.last_seen - t.first_seen).total_seconds())
 
     # -- reader cadences -------------------------------------------------------------------------------
     def _novel(self, cam: CameraConfig, kind: str, frame: Frame) -> bool:
@@ -491,4 +523,5 @@ class LaneProcessor:
         return plates
 
     def finish(self) -> list[PassageDraft]:
+        self._never_read(None)
         return self.assembler.finish()

@@ -28,6 +28,13 @@ reader already gives a box and a text for every plate it reads, so a vehicle is 
   there (a look for another vehicle) joins it. So that vehicle stays a start-up one when it moves on and would
   become readable (queues of real photos: 2 of 19 clips gave it a passage). A place that cannot be followed, or is
   still unread after `PLACE_HOLD_S`, is dropped.
+* **Places during traffic** (`hold_places(startup=False)`): a plate-shaped line the plate gate finds later that no
+  read explains is held the same way, but looked at again by the gate (and read) every `search_every_n` frames as
+  an approaching vehicle would be, and lost rather than dropped when the template fails (the next look finds it
+  again). A read landing there does not join it (a place followed in traffic may have drifted onto another
+  vehicle's lettering, whose read would take over its past: seen on queues of real photos); when it ends,
+  edge.lane.unread judges whether it was a vehicle never read or a part of one that was read. One that does not
+  move is dropped after `PLACE_HOLD_S`.
 
 Pure logic on boxes and grey images; time comes from frame timestamps.
 """
@@ -40,11 +47,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import cv2
 import numpy as np
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from edge.domain.types import Box, PlateRead
+from edge.lane.follow import FOLLOW_KEEP, best_match, grey_of, patch
 from edge.lane.plausibility import EDGE_PX
 
 SAME_TEXT = 0.8  # Jaro-Winkler at or above which two plate strings are one vehicle's (misreads of one plate)
@@ -52,18 +59,12 @@ SAME_TEXT = 0.8  # Jaro-Winkler at or above which two plate strings are one vehi
 # share their first characters (RK082AL, RK069AV: Jaro-Winkler 0.8), and the next vehicle's plate where the lost one
 # was is another vehicle, not a misread (queues of real photos, smartgate_tools.bench.photo_clips)
 LOST_SAME_EDITS = 1
-FOLLOW_SCALES = (1.0, 1.08, 1.17)  # template scales tried when following (an approaching plate grows)
-FOLLOW_PAD = 0.25  # template: the plate box with this much context on each side
-# A follow whose match score falls below this share of the previous one is a plate lost, not found: the template is
-# replaced by what it matched, so accepting a weak match of whatever took the plate's place (the next car's bumper
-# when the one in front has gone) would follow that for ever and merge two vehicles into one passage (seen on queues
-# of real photos, smartgate_tools.bench.photo_clips: scores 0.96 on the plate, 0.68 on the first frame it had gone)
-FOLLOW_KEEP = 0.85
 # A start-up place (a plate-shaped line nobody could read at start-up) is held at most this long: a vehicle standing
 # at the barrier when the daemon started moves on within it, and a sign that only looks like a plate must not
 # hold a place on the lane for ever (reads of other vehicles' plates there would join it)
 PLACE_HOLD_S = 30.0
 PLACE_SIZE = 2.0  # a read joins a place only if their heights are within this ratio (the same plate, nearer)
+PATH_KEEP = 300  # sightings kept per track (30 s at 10 frames a second): which tracks were seen together, and where
 
 
 def centre(b: Box) -> tuple[float, float]:
@@ -92,7 +93,7 @@ class Track:
     continues: int | None = None
     moved: bool = False  # the box moved by more than its own height since first seen
     ended: bool = False
-    end_reason: str | None = None  # exit_line | left_frame | lost | replaced
+    end_reason: str | None = None  # exit_line | left_zone | left_frame | lost | replaced
     lost: bool = False  # a followed plate was not found: reading resumes
     velocity: tuple[float, float] = (0.0, 0.0)  # box centre, pixels per second
     first_side: int = 0  # side of the exit line at the first sighting
@@ -100,6 +101,11 @@ class Track:
     follow_score: float | None = None  # the last accepted template match score (None: the template is a read's)
     settled: bool = False  # enough agreeing reads: followed, not read
     first_box: Box | None = None
+    path: list[tuple[datetime, Box]] = field(default_factory=list)  # where it was seen, oldest first (capped)
+    sightings: int = 0  # a place: the looks (plate gate) that found a plate-shaped line there
+    snap: tuple[datetime, np.ndarray, Box] | None = None  # a place: the frame where it was seen largest (evidence)
+    unread_passage: bool = False  # a place that was given a passage as a vehicle never read (edge.lane.unread)
+    covered: bool = False  # a place first seen while a passage with no vehicle yet was open: that one records it
 
     @property
     def place_only(self) -> bool:
@@ -139,21 +145,6 @@ def same_plate(t: Track, text: str) -> bool:
 
 def _similar_size(a: Box, b: Box) -> bool:
     return max(a.h, b.h) <= PLACE_SIZE * max(1, min(a.h, b.h))
-
-
-def _grey(image: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-
-
-def _clip(b: Box, shape: Sequence[int]) -> tuple[int, int, int, int] | None:
-    h, w = int(shape[0]), int(shape[1])
-    x0, y0, x1, y1 = max(0, b.x), max(0, b.y), min(w, b.x + b.w), min(h, b.y + b.h)
-    return (x0, y0, x1, y1) if x1 - x0 >= 4 and y1 - y0 >= 4 else None
-
-
-def _padded(b: Box, pad: float) -> Box:
-    px, py = int(round(b.w * pad)), int(round(b.h * pad))
-    return Box(x=b.x - px, y=b.y - py, w=b.w + 2 * px, h=b.h + 2 * py)
 
 
 class PlateTracker:
@@ -218,8 +209,8 @@ class PlateTracker:
             assert r.box is not None
             for t in live:
                 cost = self._near(t, r.box, ts)
-                if t.place_only and (cost is None or not _similar_size(t.box, r.box)):
-                    continue
+                if t.place_only and (not t.startup or cost is None or not _similar_size(t.box, r.box)):
+                    continue  # a read joins a start-up place only (a place may have drifted: edge.lane.unread)
                 exact = (r.text or "") in t.text_counts()
                 if cost is None and not exact:
                     continue  # elsewhere, and not the same text: another vehicle
@@ -228,7 +219,7 @@ class PlateTracker:
         used_r: set[int] = set()
         used_t: set[int] = set()
         newly: list[Track] = []
-        grey = _grey(image)
+        grey = grey_of(image)
         for _, i, t in sorted(pairs, key=lambda p: p[0]):
             if i in used_r or t.id in used_t:
                 continue
@@ -273,20 +264,48 @@ class PlateTracker:
             newly.append(nt)
         return True
 
-    def hold_places(self, ts: datetime, image: np.ndarray, boxes: Sequence[Box]) -> int:
-        """Start-up: plate-shaped lines (the plate gate's boxes) that no track covers are vehicles' plates the
-        first look could not read; each becomes a followed start-up place. Returns how many."""
-        grey = _grey(image)
+    def hold_places(self, ts: datetime, image: np.ndarray, boxes: Sequence[Box], startup: bool = True,
+                    covered: bool = False) -> int:
+        """Plate-shaped lines (the plate gate's boxes) that no track covers: places of plates nobody could read,
+        each followed from now on. At start-up (`startup`) they are vehicles that were there before the start;
+        later (a look during traffic) they may be a vehicle whose plate is never read (edge.lane.unread), and a
+        box that lands on such a place again is another sighting of it; `covered`: a passage that no vehicle track
+        has yet is open (occupancy, a loop): it is that vehicle's. Returns how many places are new."""
+        grey = grey_of(image)
         self._shape = (int(image.shape[0]), int(image.shape[1]))
         n = 0
         for b in boxes:
-            if any(self._near(t, b, ts) is not None for t in self.live()):  # a track is there: not unread
+            near = [t for t in self.live() if self._near(t, b, ts) is not None]
+            if near:  # a track is there: not a new place
+                seen = next((t for t in near if t.place_only and not t.startup and _similar_size(t.box, b)), None)
+                if not startup and seen is not None:
+                    self._sighted(seen, b, ts, grey, image)
                 continue
-            t = Track(id=next(self._ids), first_seen=ts, last_seen=ts, box=b, hits=0, startup=True, first_box=b,
-                      settled=True, template=self._patch(grey, b), first_side=self._side(b))
+            t = Track(id=next(self._ids), first_seen=ts, last_seen=ts, box=b, hits=0, startup=startup, first_box=b,
+                      settled=True, template=patch(grey, b), first_side=self._side(b), path=[(ts, b)])
+            if not startup:
+                t.sightings, t.snap, t.covered = 1, (ts, image, b), covered
+                if self._exit_side and t.first_side == self._exit_side:
+                    t.departed = True  # beyond the exit line: a vehicle that has left
             self.tracks.append(t)
             n += 1
         return n
+
+    def _sighted(self, t: Track, b: Box, ts: datetime, grey: np.ndarray, image: np.ndarray) -> None:
+        """The plate gate found a place's plate-shaped line again: it is there (or has moved there: unless following
+        already placed it on this frame)."""
+        if t.last_seen < ts or t.lost:
+            self._move(t, b, ts)
+            t.template = patch(grey, b)
+            t.follow_score = None
+        t.lost = False
+        t.sightings += 1
+        if t.snap is None or b.h >= t.snap[2].h:
+            t.snap = (ts, image, b)
+
+    def recent(self) -> list[Track]:
+        """Live tracks and those that ended lately (still remembered for a plate seen again)."""
+        return [*self.live(), *self._gone]
 
     def touch(self, ts: datetime) -> None:
         """The frame was skipped as unchanged: the plates followed are still where they were."""
@@ -297,9 +316,9 @@ class PlateTracker:
     def _new(self, r: PlateRead, ts: datetime, grey: np.ndarray, startup: bool) -> Track:
         assert r.box is not None
         t = Track(id=next(self._ids), first_seen=ts, last_seen=ts, box=r.box, reads=[r], startup=startup,
-                  first_box=r.box)
+                  first_box=r.box, path=[(ts, r.box)])
         t.first_side = self._side(r.box)
-        t.template = self._patch(grey, r.box)
+        t.template = patch(grey, r.box)
         recall = max(3.0 * self.lost.total_seconds(), 3.0)
         self._gone = [g for g in self._gone if (ts - g.last_seen).total_seconds() <= recall]
         # the exact text: fleets run consecutive plates (29C12345, 29C12346) one behind the other
@@ -316,7 +335,7 @@ class PlateTracker:
         t.reads.append(r)
         t.hits += 1
         t.lost = False
-        t.template = self._patch(grey, r.box)
+        t.template = patch(grey, r.box)
         t.follow_score = None
 
     def _move(self, t: Track, b: Box, ts: datetime) -> None:
@@ -326,18 +345,13 @@ class PlateTracker:
             vx, vy = (nx - ox) / dt, (ny - oy) / dt
             t.velocity = (0.5 * t.velocity[0] + 0.5 * vx, 0.5 * t.velocity[1] + 0.5 * vy) if t.hits > 1 else (vx, vy)
         t.box, t.last_seen = b, ts
+        t.path.append((ts, b))
+        if len(t.path) > PATH_KEEP:
+            del t.path[: len(t.path) - PATH_KEEP]
         fb = t.first_box or b
         (fx, fy) = centre(fb)
         if ((nx - fx) ** 2 + (ny - fy) ** 2) ** 0.5 > max(fb.h, 4):
             t.moved = True
-
-    @staticmethod
-    def _patch(grey: np.ndarray, b: Box) -> np.ndarray | None:
-        c = _clip(_padded(b, FOLLOW_PAD), grey.shape)
-        if c is None:
-            return None
-        x0, y0, x1, y1 = c
-        return grey[y0:y1, x0:x1].copy()
 
     def follow(self, ts: datetime, image: np.ndarray) -> None:
         """Follow settled tracks that were not read on this frame by matching their plate patch."""
@@ -347,46 +361,25 @@ class PlateTracker:
             if t.ended or not t.settled or t.lost or t.last_seen == ts:
                 continue
             if grey is None:
-                grey = _grey(image)
+                grey = grey_of(image)
             found = self._match(t, grey, ts)
             if found is None:
-                if t.place_only:
+                if t.place_only and t.startup:
                     self._end(t, "lost")  # an unread place that cannot be followed: nothing to join a read to
+                elif t.place_only:
+                    t.lost = True  # a vehicle's unread plate: the next look (plate gate) finds it again or not
                 elif self._leaving(t, ts):
                     self._end(t, "left_frame")  # ran into the frame edge: gone, nothing left to read
                 else:
                     t.lost = True  # hidden or not found: read again
                 continue
             self._move(t, found, ts)
-            t.template = self._patch(grey, found)
+            t.template = patch(grey, found)
 
     def _match(self, t: Track, grey: np.ndarray, ts: datetime) -> Box | None:
-        tpl = t.template
-        if tpl is None or tpl.size == 0:
+        if t.template is None or t.template.size == 0:
             return None
-        p = t.predicted(ts)
-        th, tw = tpl.shape[:2]
-        best: tuple[float, Box] | None = None
-        for s in FOLLOW_SCALES:
-            sw, sh = max(4, int(round(tw * s))), max(4, int(round(th * s)))
-            pb = _padded(p, FOLLOW_PAD)
-            cx, cy = centre(pb)
-            win = Box(x=int(cx - sw), y=int(cy - sh), w=2 * sw, h=2 * sh)  # search twice the template size
-            c = _clip(win, grey.shape)
-            if c is None:
-                continue
-            x0, y0, x1, y1 = c
-            if x1 - x0 < sw or y1 - y0 < sh:
-                continue
-            scaled = cv2.resize(tpl, (sw, sh), interpolation=cv2.INTER_LINEAR) if s != 1.0 else tpl
-            res = cv2.matchTemplate(grey[y0:y1, x0:x1], scaled, cv2.TM_CCOEFF_NORMED)
-            _, score, _, loc = cv2.minMaxLoc(res)
-            if best is None or score > best[0]:
-                # the plate box inside the matched (padded) patch
-                px = int(round(t.box.w * s * FOLLOW_PAD))
-                py = int(round(t.box.h * s * FOLLOW_PAD))
-                bw, bh = max(1, int(round(t.box.w * s))), max(1, int(round(t.box.h * s)))
-                best = (float(score), Box(x=x0 + loc[0] + px, y=y0 + loc[1] + py, w=bw, h=bh))
+        best = best_match(t.template, grey, t.predicted(ts), t.box)
         if best is None or best[0] < self.follow_min:
             return None
         if t.follow_score is not None and best[0] < FOLLOW_KEEP * t.follow_score:
@@ -406,7 +399,8 @@ class PlateTracker:
                 reason = "left_zone"
             elif self._shape is not None and (self._outside(t.box) or t.last_seen < ts and self._leaving(t, ts)):
                 reason = "left_frame"
-            elif ts - t.last_seen >= self.lost or t.place_only and (ts - t.first_seen).total_seconds() > PLACE_HOLD_S:
+            elif ts - t.last_seen >= self.lost or t.place_only and (t.startup or not t.moved) \
+                    and (ts - t.first_seen).total_seconds() > PLACE_HOLD_S:
                 reason = "lost"
             if reason:
                 self._end(t, reason)
@@ -456,38 +450,3 @@ class PlateTracker:
     def reset(self) -> None:
         self.tracks.clear()
         self._pending.clear()
-
-
-def settled_text(t: Track, need: int, min_conf: float) -> bool:
-    """`need` confident reads (≥ `min_conf`) of the vehicle's leading text agree: reading it more would not change
-    its passage's vote (0: never settled). Text only the generic grammar takes needs twice as many: a CN plate
-    whose province glyph is lost while it is still small reads as a foreign one (川AS9V79 as MAS9V79, on queues of
-    real photos), and the passage vote lets two national reads outvote up to three generic ones
-    (`voting.vote_plate`), so reading on while the plate grows lets its national reading win."""
-    if not need:
-        return False
-    counts = t.text_counts(min_conf)
-    if not counts:
-        return False
-    text, n = counts.most_common(1)[0]
-    national = any(r.text == text and r.country in ("VN", "CN") for r in t.reads)
-    return n >= (need if national else 2 * need)
-
-
-def read_zones(boxes: list[Box], shape: tuple[int, ...]) -> list[Box]:
-    """Read zones around plate boxes: widened by half the width plus the height, and 1.5 heights up and down
-    (room for a two-line plate's other line and a box that moved on), clipped, overlapping ones merged."""
-    h, w = int(shape[0]), int(shape[1])
-    out: list[list[int]] = []
-    for b in boxes:
-        dx, dy = int(0.5 * b.w + b.h), int(1.5 * b.h)
-        z = [max(0, b.x - dx), max(0, b.y - dy), min(w, b.x + b.w + dx), min(h, b.y + b.h + dy)]
-        if z[2] - z[0] < 8 or z[3] - z[1] < 8:
-            continue
-        for o in out:
-            if z[0] < o[2] and o[0] < z[2] and z[1] < o[3] and o[1] < z[3]:
-                o[:] = [min(o[0], z[0]), min(o[1], z[1]), max(o[2], z[2]), max(o[3], z[3])]
-                break
-        else:
-            out.append(z)
-    return [Box(x=a, y=b_, w=c - a, h=d - b_) for a, b_, c, d in out]

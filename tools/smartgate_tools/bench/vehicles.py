@@ -19,7 +19,11 @@ What is counted (a vehicle that was in view at start-up must get no passage; the
 * `duplicates`: further passages with the plate of a vehicle already found;
 * `merged`: passages whose own span holds the moments of two or more vehicles (one passage, several trucks);
 * `startup`: passages with the plate of a vehicle that was in view at start-up (bogus after a restart);
-* `false`: passages whose plate is no vehicle's (a wrong read, a sign, an empty passage).
+* `false`: passages whose plate is no vehicle's (a wrong read, a sign, an empty passage);
+* `unread`: passages without a plate at the moment of a vehicle that no passage found by its plate (the reader
+  abstained, or a vehicle never read: flagged for an inspector, not a false identity), each crediting one such
+  vehicle; `extra`: passages without a plate whose vehicles were all found or credited already (a vehicle counted
+  twice); `unrecorded`: vehicles with no passage at all, neither found nor credited (passed without a verdict).
 """
 
 from __future__ import annotations
@@ -57,7 +61,9 @@ class VehicleScore:
     startup: int
     false: int  # a plate that is none of the vehicles' (a misread, a sign), or a passage with no vehicle at all
     passages: int
-    unread: int = 0  # a passage at a vehicle's time without a plate (the reader abstained): flagged, not false
+    unread: int = 0  # a passage at a missed vehicle's time without a plate (the reader abstained): flagged, not false
+    extra: int = 0  # a passage without a plate at the time of vehicles already found or credited
+    unrecorded: int = 0  # vehicles neither found nor credited with an unread passage: no passage at all
     per_vehicle: list[dict[str, Any]] = field(default_factory=list)
     per_passage: list[dict[str, Any]] = field(default_factory=list)
 
@@ -126,9 +132,10 @@ def score_vehicles(preds: list[PredictedPassage], vehicles: list[Vehicle], toler
     keys = [label_key(v.plate) for v in vehicles]
     want = [v for v in vehicles if not v.at_startup]
     found: dict[int, int] = {}  # vehicle index → its first passage
-    counts = dict.fromkeys(("duplicates", "merged", "startup", "false", "unread"), 0)
+    counts = dict.fromkeys(("duplicates", "merged", "startup", "false", "unread", "extra"), 0)
     at_time: set[int] = set()
-    per_passage = []
+    per_passage: list[dict[str, Any]] = []
+    plateless: list[tuple[int, list[int], float]] = []  # (index in per_passage, vehicles inside, mid time)
     for j, p in enumerate(sorted(preds, key=lambda p: p.start_s)):
         span = (p.start_s - tolerance_s, p.end_s + tolerance_s)
         inside = [i for i, v in enumerate(vehicles) if not v.at_startup and span[0] <= v.t_s <= span[1]]
@@ -148,19 +155,30 @@ def score_vehicles(preds: list[PredictedPassage], vehicles: list[Vehicle], toler
                 if i in inside:
                     at_time.add(i)
         if kind == "false" and p.plate is None and inside:
-            kind = "unread"
+            kind = "unread"  # settled below, once every plate's passage is known
+            plateless.append((len(per_passage), inside, (p.start_s + p.end_s) / 2))
         if len(covered) >= 2:  # its own span holds two vehicles' best moments: one passage for both
             counts["merged"] += 1
-        if kind != "found":
+        if kind not in ("found", "unread"):
             counts["duplicates" if kind == "duplicate" else kind] += 1
         per_passage.append({"start_s": round(p.start_s, 2), "end_s": round(p.end_s, 2), "plate": p.plate,
                             "kind": kind, "vehicles_in_span": [vehicles[i].plate for i in inside]})
+    credited: set[int] = set()
+    for at, inside, mid in plateless:
+        open_ = [i for i in inside if i not in found and i not in credited]
+        if open_:
+            credited.add(min(open_, key=lambda i: abs(vehicles[i].t_s - mid)))
+            counts["unread"] += 1
+        else:
+            per_passage[at]["kind"] = "extra"
+            counts["extra"] += 1
     per_vehicle = [{"plate": v.plate, "t_s": v.t_s, "at_startup": v.at_startup, "found": i in found,
-                    "at_time": i in at_time} for i, v in enumerate(vehicles)]
+                    "at_time": i in at_time, "unread": i in credited} for i, v in enumerate(vehicles)]
     n_found = sum(1 for i in found if not vehicles[i].at_startup)
     return VehicleScore(vehicles=len(want), found=n_found, found_at_time=len(at_time), missed=len(want) - n_found,
                         duplicates=counts["duplicates"], merged=counts["merged"], startup=counts["startup"],
-                        false=counts["false"], passages=len(preds), unread=counts["unread"], per_vehicle=per_vehicle,
+                        false=counts["false"], passages=len(preds), unread=counts["unread"], extra=counts["extra"],
+                        unrecorded=len(want) - n_found - len(credited), per_vehicle=per_vehicle,
                         per_passage=per_passage)
 
 
@@ -190,11 +208,12 @@ def run_footage(args: Any, log: Any = print) -> dict[str, Any]:
     per_lane = {s.lane: score_vehicles(run.passages.get(s.lane, []), v, tol) for s, v in loaded}
     total = VehicleScore(**{k: sum(getattr(s, k) for s in per_lane.values())
                             for k in ("vehicles", "found", "found_at_time", "missed", "duplicates", "merged",
-                                      "startup", "false", "passages", "unread")})
+                                      "startup", "false", "passages", "unread", "extra", "unrecorded")})
     log(f"footage: {run.frames} frames in {run.wall_s:.1f} s = {run.frames_per_s:.1f} frames/s; vehicles "
         f"{total.vehicles}: found {total.found} ({total.found_at_time} at the right time), missed {total.missed}, "
         f"duplicates {total.duplicates}, merged {total.merged}, start-up passages {total.startup}, "
-        f"false passages {total.false}, unread {total.unread}")
+        f"false passages {total.false}, unread {total.unread} (extra {total.extra}); no passage at all "
+        f"{total.unrecorded}")
     data = {"footage": str(args.footage), "site_config": str(site_path) if site_path else None,
             "time_tolerance_s": tol, "frames": run.frames, "frames_per_s": round(run.frames_per_s, 2),
             "reads": run.reads, "vehicles": total.summary(),
