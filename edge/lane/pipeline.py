@@ -108,6 +108,7 @@ class LaneProcessor:
         self._last_read: dict[tuple[str, str], np.ndarray] = {}  # (camera, reader) → thumbnail it last read
         self._thumb: tuple[Frame, np.ndarray] | None = None  # the current frame's thumbnail, made once
         self._unread = UnreadJudge()  # places that left without a read, until it is clear they were vehicles
+        self._gate_found: list[Box] = []  # the plate gate's finds on this frame (places for unread plates)
         self._finds = FindLog()  # per live draft and reader: finds (confirmations) and reads that found nothing
         container_gate = (gate_for(readers.container, cfg.container_det_max_side, cfg.container_gate_words)
                           if cfg.container_gate else None)
@@ -196,7 +197,7 @@ class LaneProcessor:
 
     def _plate_due(self, cam: CameraConfig, frame: Frame, seen: bool, occ: OccupancyDetector) -> bool:
         self._skipped_still = False
-        self._gate_found: list[Box] = []  # the plate gate's finds on this frame (places for unread plates)
+        self._gate_found = []
         if self.readers.plate is None or frame.index % self.cfg.read_every_n:
             return False
         live = self.tracker.live()
