@@ -140,3 +140,24 @@ def test_a_lone_unread_truck_in_an_empty_lane_keeps_its_one_occupancy_passage(mo
     monkeypatch.setattr(PlateTracker, "hold_places", lambda self, ts, img, boxes, startup=True, covered=False:
                         hold(self, ts, img, boxes, startup, False))
     assert [d.trigger_source for d in _run(lone, 100, DirtyPlates({4}))] == ["occupancy", "track"]
+
+
+def test_ended_places_and_their_frames_are_not_kept_for_ever() -> None:
+    """Places keep the frame where they were seen largest; ended ones are forgotten after the recall window even
+    when no plate is read for hours (they once piled up until the next read)."""
+    from edge.lane.tracks import PlateTracker
+
+    tr = PlateTracker()
+    img = draw([Truck(3, [20.0])], 0)
+    for k in range(200):  # a plate-shaped line found and lost again every 2 s, never read
+        ts = T0 + timedelta(seconds=2 * k)
+        tr.hold_places(ts, img, [Box(x=130, y=100, w=PLATE_W, h=PLATE_H)], False)
+        tr.expire(ts + timedelta(seconds=1.5))
+    assert len(tr.recent()) <= 3
+
+
+def test_a_vehicle_never_read_that_leaves_just_before_the_footage_ends_is_still_judged() -> None:
+    """The judgement waits LEFT_TOGETHER_S after a place leaves; at the end of input every waiting place is judged."""
+    done = _run(QUEUE, 90, DirtyPlates({5}))  # truck 5's plate leaves the frame at ≈ 8.2 s, the footage ends at 9 s
+    assert plates(done) == ["29C12343", "29C12344", None]
+    assert vote_draft(done[-1]).plate.reason == NEVER_READ

@@ -303,6 +303,14 @@ class PlateTracker:
         if t.snap is None or b.h >= t.snap[2].h:
             t.snap = (ts, image, b)
 
+    def _forget(self, ts: datetime) -> None:
+        """Ended tracks are remembered for three `lost_s` (at least 3 s; a plate seen again within it is the same
+        vehicle), and while a place that was there with them is still followed (edge.lane.unread asks what it was
+        seen with). Pruned on every frame: places keep their best frame and must not pile up."""
+        recall = max(3.0 * self.lost.total_seconds(), 3.0)
+        since = min((t.first_seen for t in self.tracks if t.place_only), default=ts)  # ending now: still here
+        self._gone = [g for g in self._gone if (ts - g.last_seen).total_seconds() <= recall or g.last_seen >= since]
+
     def recent(self) -> list[Track]:
         """Live tracks and those that ended lately (still remembered for a plate seen again)."""
         return [*self.live(), *self._gone]
@@ -320,9 +328,9 @@ class PlateTracker:
         t.first_side = self._side(r.box)
         t.template = patch(grey, r.box)
         recall = max(3.0 * self.lost.total_seconds(), 3.0)
-        self._gone = [g for g in self._gone if (ts - g.last_seen).total_seconds() <= recall]
+        gone = [g for g in self._gone if (ts - g.last_seen).total_seconds() <= recall]
         # the exact text: fleets run consecutive plates (29C12345, 29C12346) one behind the other
-        same = next((g for g in reversed(self._gone) if g.text and r.text and g.text == r.text), None)
+        same = next((g for g in reversed(gone) if g.text and r.text and g.text == r.text), None)
         if same is not None:
             t.departed, t.continues, t.startup = True, same.id, same.startup
         elif self._exit_side and t.first_side == self._exit_side:
@@ -389,6 +397,7 @@ class PlateTracker:
 
     def expire(self, ts: datetime) -> list[Track]:
         """End tracks that crossed the exit line, left the frame or were unseen for `lost_s`; returns them."""
+        self._forget(ts)
         for t in self.tracks:
             if t.ended:
                 continue
