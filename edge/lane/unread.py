@@ -4,8 +4,9 @@ A passage follows a vehicle track, and tracks were made of plate *reads*: a truc
 (dirty, bent, covered, a layout no reader knows) made no track, and in a queue, where the zone never empties, no
 occupancy passage either. It crossed the gate without a verdict. The plate gate, though, sees its plate-shaped line
 on every look. Such a line that no read explains becomes a *place* (`PlateTracker.hold_places(startup=False)`),
-followed by template matching and found again by the next looks; a read that lands there later joins it (the
-vehicle's track then starts at its first sighting). A place that ends without a read is a vehicle never read when:
+followed by template matching and found again by the next looks (a read there makes a track of its own: a place
+followed in traffic may have drifted onto another vehicle's lettering). A place that ends is a vehicle never read
+when:
 
 * the plate gate found it more than once (`MIN_SIGHTINGS`: one detection may be anything) and it moved by more
   than its own height (a sign or a painted mark stands still);
@@ -14,11 +15,11 @@ vehicle's track then starts at its first sighting). A place that ends without a 
   is the vehicle's already;
 * it was not on a read vehicle's plate on any frame, and did not leave *with* a read vehicle (`left_with`): lettering
   on a read truck's cab or bumper is plate-shaped too, is seen while that truck's plate is, and leaves when the
-  truck does. The next truck in a queue leaves
-  later (the gate lets one truck through at a time), the one in front earlier. Motion alone cannot tell them
-  apart: a queue moving in step is as rigid as one truck, and the followed boxes do not keep their scale well
-  enough to measure parallax (tried on queues of real photos: lettering looked non-rigid). So the judgement waits
-  `LEFT_TOGETHER_S` after the place left, for the vehicles it was seen with to leave too or not.
+  truck does. The next truck in a queue leaves later (the gate lets one truck through at a time), the one in front
+  earlier. Motion alone cannot tell them apart: a queue moving in step is as rigid as one truck, and the followed
+  boxes do not keep their scale well enough to measure parallax (tried on queues of real photos: lettering looked
+  non-rigid). So the judgement waits `LEFT_TOGETHER_S` after the place left, for the vehicles it was seen with to
+  leave too or not.
 
 Such a place gets its own passage, its plate a `never_read` no-read (the verdict flags `plate_unread`) with the
 frame where the line was seen largest as evidence. Pure logic on tracks; the lane (pipeline.py) opens the passage.
@@ -52,8 +53,7 @@ def candidate(place: Track) -> bool:
 
 def vehicle(t: Track) -> bool:
     """A track that is a vehicle of its own: in view at start-up (read or not), read and confirmed, or a place already
-    judged one.
-    (A single read that never confirmed made no passage: the place it fell on may still be a vehicle never read.)"""
+    judged one. (A single read that never confirmed made no passage: a place beside it may be a vehicle never read.)"""
     return t.startup or (t.unread_passage if t.place_only else t.confirmed)
 
 
@@ -90,8 +90,12 @@ class UnreadJudge:
 
     def due(self, now: datetime | None) -> list[Track]:
         """Places judged now (all of them when `now` is None: end of input) that left without a read vehicle."""
-        ready = [w for w in self.waiting if now is None or (now - w[0].last_seen).total_seconds() > LEFT_TOGETHER_S]
-        self.waiting = [w for w in self.waiting if w not in ready]
+        ready: list[tuple[Track, list[Track]]] = []
+        waiting: list[tuple[Track, list[Track]]] = []
+        for w in self.waiting:
+            late = now is None or (now - w[0].last_seen).total_seconds() > LEFT_TOGETHER_S
+            (ready if late else waiting).append(w)
+        self.waiting = waiting
         out = []
         for p, others in ready:
             if not any(left_with(p, o) for o in others if vehicle(o)):
