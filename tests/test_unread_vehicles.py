@@ -161,3 +161,14 @@ def test_a_vehicle_never_read_that_leaves_just_before_the_footage_ends_is_still_
     done = _run(QUEUE, 90, DirtyPlates({5}))  # truck 5's plate leaves the frame at ≈ 8.2 s, the footage ends at 9 s
     assert plates(done) == ["29C12343", "29C12344", None]
     assert vote_draft(done[-1]).plate.reason == NEVER_READ
+
+
+def test_a_plate_shaped_line_outside_the_trigger_zone_is_no_place() -> None:
+    from edge.lane.tracks import PlateTracker
+
+    img = draw([Truck(3, [20.0])], 0)
+    box = Box(x=130, y=100, w=PLATE_W, h=PLATE_H)  # centre (160, 108) of a 320 × 180 frame
+    assert PlateTracker().hold_places(T0, img, [box], False) == 1
+    left_half = [[0, 0], [0.45, 0], [0.45, 1], [0, 1]]
+    assert PlateTracker(zone=left_half).hold_places(T0, img, [box], False) == 0  # the next lane's
+    assert PlateTracker(zone=left_half).hold_places(T0, img, [box]) == 1  # at start-up: any plate in view

@@ -281,6 +281,8 @@ class PlateTracker:
                 if not startup and seen is not None:
                     self._sighted(seen, b, ts, grey, image)
                 continue
+            if not startup and self.zone is not None and not self._in_zone(b):
+                continue  # outside the trigger zone (the next lane's traffic): no vehicle of this lane
             t = Track(id=next(self._ids), first_seen=ts, last_seen=ts, box=b, hits=0, startup=startup, first_box=b,
                       settled=True, template=patch(grey, b), first_side=self._side(b), path=[(ts, b)])
             if not startup:
