@@ -3,7 +3,7 @@
 A passage follows a vehicle track, and tracks were made of plate *reads*: a truck whose plate no frame could read
 (dirty, bent, covered, a layout no reader knows) made no track, and in a queue, where the zone never empties, no
 occupancy passage either. It crossed the gate without a verdict. The plate gate, though, sees its plate-shaped line
-on every look. Such a line that no read explains becomes a *place* (`PlateTracker.hold_places(startup=False)`),
+on every look. Such a line in the trigger zone that no read explains becomes a *place* (`PlateTracker.hold_places(startup=False)`),
 followed by template matching and found again by the next looks (a read there makes a track of its own: a place
 followed in traffic may have drifted onto another vehicle's lettering). A place that ends is a vehicle never read
 when:
