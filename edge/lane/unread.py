@@ -3,10 +3,10 @@
 A passage follows a vehicle track, and tracks were made of plate *reads*: a truck whose plate no frame could read
 (dirty, bent, covered, a layout no reader knows) made no track, and in a queue, where the zone never empties, no
 occupancy passage either. It crossed the gate without a verdict. The plate gate, though, sees its plate-shaped line
-on every look. Such a line in the trigger zone that no read explains becomes a *place* (`PlateTracker.hold_places(startup=False)`),
-followed by template matching and found again by the next looks (a read there makes a track of its own: a place
-followed in traffic may have drifted onto another vehicle's lettering). A place that ends is a vehicle never read
-when:
+on every look. Such a line in the trigger zone that no read explains becomes a *place*
+(`PlateTracker.hold_places(startup=False)`), followed by template matching and found again by the next looks (a read
+there makes a track of its own: a place followed in traffic may have drifted onto another vehicle's lettering). A
+place that ends is a vehicle never read when:
 
 * the plate gate found it more than once (`MIN_SIGHTINGS`: one detection may be anything) and it moved by more
   than its own height (a sign or a painted mark stands still);
