@@ -16,8 +16,9 @@ even while the zone stays occupied (a queue). Occupancy opens a passage only
 for a vehicle entering a lane that was seen empty; external triggers win over
 both. A plate-shaped line that no read explains is followed as a place, and
 one that leaves as a vehicle does without ever being read gets a passage of
-its own, judged shortly after it left (edge.lane.unread). Start-up: the first frame of the trigger camera is read once; a plate in
-view then (or within `warmup_s`) is a vehicle that was there before the start
+its own, judged shortly after it left (edge.lane.unread). Start-up: the first
+frame of the trigger camera is read once; a plate in view then (or within
+`warmup_s`) is a vehicle that was there before the start
 and gets no passage, and the empty lane is learnt only once it has gone.
 
 Cadences: the plate is read densely for every vehicle until enough of its
