@@ -107,8 +107,9 @@ def test_a_place_that_left_with_a_read_vehicle_is_its_lettering_and_one_that_lef
     assert left_with(lettering, truck)
     assert not left_with(behind, truck)
     assert not left_with(briefly, truck)
-    elsewhere = [(0.1 * k, Box(x=400, y=60, w=64, h=16)) for k in range(0, 30)]
-    assert not left_with(lettering, _track(elsewhere, id=2, reads=READ))  # still in view: did not leave with it
+    elsewhere = [(0.1 * k, Box(x=400, y=60, w=64, h=16)) for k in range(0, 50)]
+    assert not left_with(lettering, _track(elsewhere, id=2, reads=READ))  # still seen 2.5 s later: did not leave
+    assert left_with(lettering, _track(elsewhere[:26], id=2, reads=READ))  # last seen at 2.5 s, not ended yet
     apart = [(0.1 * k, Box(x=400, y=20, w=64, h=16)) for k in range(0, 16)]  # gone 2.5 s before `behind`
     assert not left_with(behind, _track(apart, id=3, reads=READ, ended=True))
     on_it = apart[:-1] + [(1.5, behind.path[0][1])]  # ... but on the place's box on one frame: that plate's line

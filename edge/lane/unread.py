@@ -66,8 +66,8 @@ def left_with(place: Track, other: Track) -> bool:
     common = [(b, theirs[ts]) for ts, b in place.path if ts in theirs]
     if any(b.iou(o) > 0.1 for b, o in common):
         return True
-    if not other.ended or abs((other.last_seen - place.last_seen).total_seconds()) > LEFT_TOGETHER_S:
-        return False
+    if abs((other.last_seen - place.last_seen).total_seconds()) > LEFT_TOGETHER_S:
+        return False  # its last sighting is when it left (a track still followed has been seen just now)
     if len(common) >= max(MIN_TOGETHER, SEEN_TOGETHER * len(place.path)):
         return True
     after = (place.first_seen - other.last_seen).total_seconds()
