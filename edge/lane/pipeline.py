@@ -214,7 +214,7 @@ class LaneProcessor:
                 self._zones = [t.predicted(frame.timestamp) for t in live if not t.settled]
         elif any(t.lost for t in live):
             need = True  # a followed plate was not found: read again where it may be
-        elif any(t.place_only and not t.startup for t in live):
+        elif any(t.traffic_place for t in live):
             need = frame.index % search == 0  # a plate-shaped line not read yet: look as for a vehicle approaching
         elif live:
             n = self.cfg.track_probe_every_n  # every vehicle in view is followed: read only to find a new one
@@ -267,7 +267,7 @@ class LaneProcessor:
                  if b.x > m and b.y > m and b.x + b.w < w - m and b.y + b.h < h - m and not hazard_panel(vimg, b)]
         in_frame = boxes if view.identity else [view.box_to_frame(b, img.shape) for b in boxes]
         # followed plates are not looked for again, except the places of plates not read yet (edge.lane.unread)
-        followed = [t.box for t in live if t.settled and not t.lost and (t.startup or not t.place_only)]
+        followed = [t.box for t in live if t.settled and not t.lost and not t.traffic_place]
         return [b for b, f in zip(boxes, in_frame, strict=True) if not any(f.iou(x) > 0.2 for x in followed)]
 
     def _view_of(self, cam: CameraConfig, frame: Frame) -> np.ndarray:

@@ -109,8 +109,13 @@ class Track:
 
     @property
     def place_only(self) -> bool:
-        """A start-up place: no read yet (see `PlateTracker.hold_places`)."""
+        """A place: no read yet (see `PlateTracker.hold_places`)."""
         return not self.reads
+
+    @property
+    def traffic_place(self) -> bool:
+        """A place held during traffic, not at start-up: perhaps a vehicle never read (edge.lane.unread)."""
+        return self.place_only and not self.startup
 
     @property
     def confirmed(self) -> bool:
@@ -209,7 +214,7 @@ class PlateTracker:
             assert r.box is not None
             for t in live:
                 cost = self._near(t, r.box, ts)
-                if t.place_only and (not t.startup or cost is None or not _similar_size(t.box, r.box)):
+                if t.place_only and (t.traffic_place or cost is None or not _similar_size(t.box, r.box)):
                     continue  # a read joins a start-up place only (a place may have drifted: edge.lane.unread)
                 exact = (r.text or "") in t.text_counts()
                 if cost is None and not exact:
@@ -277,7 +282,7 @@ class PlateTracker:
         for b in boxes:
             near = [t for t in self.live() if self._near(t, b, ts) is not None]
             if near:  # a track is there: not a new place
-                seen = next((t for t in near if t.place_only and not t.startup and _similar_size(t.box, b)), None)
+                seen = next((t for t in near if t.traffic_place and _similar_size(t.box, b)), None)
                 if not startup and seen is not None:
                     self._sighted(seen, b, ts, grey, image)
                 continue
@@ -305,11 +310,16 @@ class PlateTracker:
         if t.snap is None or b.h >= t.snap[2].h:
             t.snap = (ts, image, b)
 
+    @property
+    def _recall_s(self) -> float:
+        """How long an ended track is remembered: its plate seen again within it is the same vehicle."""
+        return max(3.0 * self.lost.total_seconds(), 3.0)
+
     def _forget(self, ts: datetime) -> None:
         """Ended tracks are remembered for three `lost_s` (at least 3 s; a plate seen again within it is the same
         vehicle), and while a place that was there with them is still followed (edge.lane.unread asks what it was
         seen with). Pruned on every frame: places keep their best frame and must not pile up."""
-        recall = max(3.0 * self.lost.total_seconds(), 3.0)
+        recall = self._recall_s
         since = min((t.first_seen for t in self.tracks if t.place_only), default=ts)  # ending now: still here
         self._gone = [g for g in self._gone if (ts - g.last_seen).total_seconds() <= recall or g.last_seen >= since]
 
@@ -329,8 +339,7 @@ class PlateTracker:
                   first_box=r.box, path=[(ts, r.box)])
         t.first_side = self._side(r.box)
         t.template = patch(grey, r.box)
-        recall = max(3.0 * self.lost.total_seconds(), 3.0)
-        gone = [g for g in self._gone if (ts - g.last_seen).total_seconds() <= recall]
+        gone = [g for g in self._gone if (ts - g.last_seen).total_seconds() <= self._recall_s]
         # the exact text: fleets run consecutive plates (29C12345, 29C12346) one behind the other
         same = next((g for g in reversed(gone) if g.text and r.text and g.text == r.text), None)
         if same is not None:
@@ -376,7 +385,7 @@ class PlateTracker:
             if found is None:
                 if t.place_only and t.startup:
                     self._end(t, "lost")  # an unread place that cannot be followed: nothing to join a read to
-                elif t.place_only:
+                elif t.traffic_place:
                     t.lost = True  # a vehicle's unread plate: the next look (plate gate) finds it again or not
                 elif self._leaving(t, ts):
                     self._end(t, "left_frame")  # ran into the frame edge: gone, nothing left to read

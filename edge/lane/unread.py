@@ -47,7 +47,7 @@ NEAR_SIZES = 2.0  # ... or first seen within this many plate sizes of where the 
 
 def candidate(place: Track) -> bool:
     """An ended place that may be a vehicle never read (before asking whether it left with a read one)."""
-    return (place.place_only and not place.startup and not place.departed and not place.covered and place.moved
+    return (place.traffic_place and not place.departed and not place.covered and place.moved
             and place.end_reason in LEAVING and place.sightings >= MIN_SIGHTINGS)
 
 
