@@ -34,8 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--footage", metavar="DIR", default=None,
                    help="vehicle check instead of the benchmark: rendered lanes (<lane>/truth.json) or clips with a "
                         "<clip>.json of vehicles (plate, t_s); reports vehicles found (at the right time), missed, "
-                        "duplicates, merged, start-up and false passages, and unread ones (a vehicle's passage without a "
-                        "plate) (docs/benchmarks.md)")
+                        "duplicates, merged, start-up and false passages, unread ones (a missed vehicle's passage without "
+                        "a plate), extra ones (without a plate, for a vehicle found already) and vehicles with no passage "
+                        "at all (docs/benchmarks.md)")
     p.add_argument("--time-tolerance", type=float, default=1.0, metavar="S",
                    help="--footage: a passage is at the right time when its span widened by S holds the vehicle's "
                         "moment (default 1.0)")
